@@ -1,0 +1,140 @@
+"""The r1pipe command line: one thin command per stage of the DeepSeek-R1 recipe.
+
+Each command loads its params section (``--params``, ``--section``; the section
+defaults to the stage's name), then calls ``r1pipe.stages.<name>.run``. Input and
+output paths are options, so dvc.yaml can wire them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from r1pipe import R1pipeError, config
+
+def _fail(e: Exception) -> None:
+    from r1pipe.progress import console
+
+    console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+class _App(typer.Typer):
+    """Turns an R1pipeError into one red line and exit code 2, with no traceback."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except R1pipeError as e:
+            _fail(e)
+
+
+app = _App(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="The DeepSeek-R1 training recipe as reproducible, incremental stages.",
+)
+
+Params = Annotated[Path, typer.Option("--params", help="Params file.")]
+Section = Annotated[str | None, typer.Option("--section", help="Params section (default: the stage's name).")]
+ModelDir = Annotated[Path, typer.Option("--model", help="Input model directory.")]
+DataDir = Annotated[Path, typer.Option("--data", help="Input dataset directory.")]
+Out = Annotated[Path, typer.Option("--out", help="Output path.")]
+
+
+def _section(params: Path, section: str, cls):
+    return config.load_section(params, section, cls)
+
+
+@app.command()
+def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), section: Section = None):
+    """Resolve the base model (tiny, local dir or hub id) into a local model directory."""
+    from r1pipe.stages import base as stage
+
+    stage.run(_section(params, section or "base", config.BaseSection), out)
+
+
+@app.command()
+def prepare(out: Out = Path("data/prompts"), params: Params = Path("params.yaml"), section: Section = None):
+    """Write train/test prompt datasets from task generators and local files."""
+    from r1pipe.stages import prepare as stage
+
+    stage.run(_section(params, section or "prepare", config.PrepareSection), out)
+
+
+@app.command()
+def coldstart(model: ModelDir = Path("models/base"), data: DataDir = Path("data/prompts"),
+              out: Out = Path("models/A"), params: Params = Path("params.yaml"), section: Section = None):
+    """Cold-start SFT of the base on long chain-of-thought data (model A)."""
+    from r1pipe.stages import coldstart as stage
+
+    stage.run(_section(params, section or "coldstart", config.ColdstartSection), model, data, out)
+
+
+@app.command()
+def grpo(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts"), out: Out = Path("models/B"),
+         params: Params = Path("params.yaml"), section: Section = None):
+    """GRPO with rule-based rewards (rl_reasoning: A to B; rl_all: C to D; R1-Zero: base)."""
+    from r1pipe.stages import grpo as stage
+
+    name = section or "rl_reasoning"
+    stage.run(_section(params, name, config.GRPOSection), name, model, data, out)
+
+
+@app.command("reject-sample")
+def reject_sample(model: ModelDir = Path("models/B"), data: DataDir = Path("data/prompts"),
+                  out: Out = Path("data/sft"),
+                  metrics: Annotated[Path, typer.Option(help="Acceptance statistics JSON.")] = Path(
+                      "metrics/reject_sample.json"),
+                  params: Params = Path("params.yaml"), section: Section = None):
+    """Sample from the RL model and keep correct, well-formed completions as SFT data."""
+    from r1pipe.stages import reject_sample as stage
+
+    stage.run(_section(params, section or "reject_sample", config.RejectSampleSection), model, data, out, metrics)
+
+
+@app.command()
+def sft(model: ModelDir = Path("models/base"), data: DataDir = Path("data/sft"), out: Out = Path("models/C"),
+        params: Params = Path("params.yaml"), section: Section = None):
+    """SFT of the original base on the rejection-sampled set (model C)."""
+    from r1pipe.stages import sft as stage
+
+    stage.run(_section(params, section or "sft", config.SFTSection), model, data, out)
+
+
+@app.command()
+def distill(data: DataDir = Path("data/sft"), out: Out = Path("models/student"),
+            student: Annotated[Path | None, typer.Option(help="Student model dir (default: distill.student).")] = None,
+            params: Params = Path("params.yaml"), section: Section = None):
+    """Distil the rejection-sampled set into a smaller student model."""
+    from r1pipe.stages import distill as stage
+
+    stage.run(_section(params, section or "distill", config.DistillSection), data, out, student)
+
+
+@app.command("eval")
+def eval_(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts"),
+          out: Out = Path("metrics/eval/A.json"),
+          split: Annotated[str, typer.Option(help="Dataset split to evaluate.")] = "test",
+          params: Params = Path("params.yaml"), section: Section = None):
+    """pass@1 over k samples and majority-vote cons@k on held-out prompts."""
+    from r1pipe.stages import eval as stage
+
+    stage.run(_section(params, section or "eval", config.EvalSection), model, data, out, split)
+
+
+@app.command()
+def report(metrics_dir: Annotated[Path, typer.Option(help="Directory of eval metrics.")] = Path("metrics/eval"),
+           out: Out = Path("reports"), params: Params = Path("params.yaml"), section: Section = None):
+    """Render the table of every model's metrics, with plots and samples."""
+    from r1pipe.stages import report as stage
+
+    stage.run(_section(params, section or "report", config.ReportSection), metrics_dir, out)
+
+
+if __name__ == "__main__":
+    app()

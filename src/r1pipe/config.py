@@ -1,0 +1,260 @@
+"""Typed params: one pydantic model per params.yaml section.
+
+Every section is strict (``extra="forbid"``) and has a ``seed``. A typo, a wrong
+type or an out-of-range value raises :class:`r1pipe.R1pipeError` with a message
+that names the file and the key, e.g. ``params.yaml: coldstart.lr: unknown key``.
+
+Sections are looked up by name in :data:`SECTIONS`. Any extra GRPO run can be
+declared as a section whose name starts with ``rl_`` (``rl_zero`` for R1-Zero).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from r1pipe import R1pipeError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, ge=0, description="Seeds python, numpy and torch for this stage.")
+
+
+# --------------------------------------------------------------------------- models
+
+
+class TinyModel(BaseModel):
+    """A tiny Qwen2-shaped model built offline. head_dim 64 keeps it loadable by vLLM."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden_size: int = Field(128, ge=8)
+    num_layers: int = Field(2, ge=1)
+    num_heads: int = Field(2, ge=1)
+    num_kv_heads: int = Field(1, ge=1)
+    head_dim: int = Field(64, ge=8)
+    intermediate_size: int = Field(256, ge=8)
+    vocab_size: int = Field(1024, ge=300, description="BPE vocabulary trained locally; >=256 byte symbols.")
+    max_position_embeddings: int = Field(1024, ge=64)
+
+
+class ModelRef(BaseModel):
+    """Where a model comes from: a hub id, a local directory, or ``tiny``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field("tiny", description="Hub id, local save_pretrained directory, or 'tiny'.")
+    tiny: TinyModel = TinyModel()
+
+
+class BaseSection(Section, ModelRef):
+    """`r1pipe base`: materialise the base model as a local directory."""
+
+
+# --------------------------------------------------------------------------- data
+
+
+class Source(BaseModel):
+    """One task source for `prepare`.
+
+    ``kind: arithmetic`` generates word problems with integer answers and worked
+    solutions. ``kind: file`` reads jsonl/parquet; ``columns`` maps the file's
+    column names to ``question`` and ``answer`` (and optionally ``solution``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: Literal["arithmetic", "file"]
+    task: Literal["math"] = "math"
+    # arithmetic
+    n_train: int = Field(0, ge=0)
+    n_test: int = Field(0, ge=0)
+    difficulty: int = Field(1, ge=1, le=5, description="Number of operations and size of the numbers.")
+    # file
+    train: str | None = None
+    test: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    answer_format: Literal["plain", "gsm8k", "boxed"] = Field(
+        "plain", description="How to pull the gold answer out of the answer column."
+    )
+    limit_train: int | None = Field(None, ge=1)
+    limit_test: int | None = Field(None, ge=1)
+
+
+class PrepareSection(Section):
+    system_prompt: str = (
+        "You are a helpful assistant. First think about the problem step by step inside "
+        "<think> </think> tags, then give only the final answer inside <answer> </answer> tags."
+    )
+    sources: list[Source] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- training
+
+
+class TrainSection(Section):
+    """Settings shared by every SFT-style stage (TRL SFTTrainer)."""
+
+    learning_rate: float = Field(5e-4, gt=0)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, ge=-1, description="-1: run `epochs` epochs.")
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_length: int = Field(512, ge=16)
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_samples: int | None = Field(None, ge=1, description="Use at most this many training rows.")
+    logging_steps: int = Field(5, ge=1)
+
+
+class ColdstartSection(TrainSection):
+    pass
+
+
+class SFTSection(TrainSection):
+    pass
+
+
+class DistillSection(TrainSection):
+    student: ModelRef = ModelRef(tiny=TinyModel(hidden_size=64, num_layers=1, intermediate_size=128))
+
+
+class GRPOSection(Section):
+    """`r1pipe grpo`: GRPO on TRL's GRPOTrainer with rule-based rewards."""
+
+    learning_rate: float = Field(1e-5, gt=0)
+    max_steps: int = Field(20, ge=1)
+    batch_size: int = Field(8, ge=1, description="Completions per device step; a multiple of num_generations.")
+    grad_accum: int = Field(1, ge=1)
+    num_generations: int = Field(4, ge=2, description="Group size G.")
+    max_completion_length: int = Field(64, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    beta: float = Field(0.0, ge=0, description="KL coefficient; 0 skips the reference model.")
+    epsilon: float = Field(0.2, gt=0)
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "grpo"
+    rewards: dict[str, float] = Field(
+        default_factory=lambda: {"accuracy": 1.0, "format": 0.5},
+        min_length=1,
+        description="Reward name -> weight.",
+    )
+    max_prompts: int | None = Field(None, ge=1)
+    logging_steps: int = Field(1, ge=1)
+
+    @field_validator("rewards")
+    @classmethod
+    def _known_rewards(cls, rewards: dict[str, float]) -> dict[str, float]:
+        from r1pipe.rewards import REWARDS
+
+        unknown = [n for n in rewards if n not in REWARDS]
+        if unknown:
+            raise ValueError(f"unknown reward {unknown[0]!r} (known: {', '.join(REWARDS)})")
+        return rewards
+
+
+class SamplingSection(Section):
+    """Generation settings shared by reject-sample and eval."""
+
+    engine: Literal["auto", "hf", "vllm"] = "auto"
+    temperature: float = Field(0.6, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(256, ge=1)
+    max_prompts: int | None = Field(None, ge=1)
+    batch_size: int = Field(16, ge=1, description="Prompts per generate call (hf engine).")
+
+
+class RejectSampleSection(SamplingSection):
+    temperature: float = Field(1.0, ge=0)
+    n: int = Field(4, ge=1, description="Samples per prompt.")
+    k: int = Field(1, ge=1, description="Keep at most this many accepted samples per prompt.")
+    filters: list[Literal["accuracy", "format"]] = Field(default_factory=lambda: ["accuracy", "format"])
+    select: Literal["shortest", "random", "first"] = "shortest"
+
+
+class EvalSection(SamplingSection):
+    k: int = Field(4, ge=1, description="Samples per prompt for pass@1 and cons@k.")
+    n_examples: int = Field(3, ge=0, description="Sample completions kept for the report.")
+
+
+class ReportSection(Section):
+    models: list[str] = Field(
+        default_factory=lambda: ["base", "A", "B", "C", "D", "student"],
+        description="Row order of the report table; names of metrics/eval/<name>.json.",
+    )
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "base": BaseSection,
+    "prepare": PrepareSection,
+    "coldstart": ColdstartSection,
+    "rl_reasoning": GRPOSection,
+    "reject_sample": RejectSampleSection,
+    "sft": SFTSection,
+    "rl_all": GRPOSection,
+    "distill": DistillSection,
+    "eval": EvalSection,
+    "report": ReportSection,
+}
+
+
+def section_class(name: str) -> type[Section] | None:
+    if name in SECTIONS:
+        return SECTIONS[name]
+    if name.startswith("rl_"):
+        return GRPOSection
+    return None
+
+
+def _format_error(path: Path, section: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join([section, *(str(p) for p in first["loc"])])
+    msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    return f"{path}: {key}: {msg}"
+
+
+def load_params(path: Path) -> dict:
+    """Read and validate the whole params file; return the raw mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise R1pipeError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise R1pipeError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise R1pipeError(f"{path}: expected a mapping of sections at the top level")
+    for name, body in raw.items():
+        cls = section_class(str(name))
+        if cls is None:
+            raise R1pipeError(f"{path}: {name}: unknown section (known: {', '.join(SECTIONS)})")
+        _validate(path, str(name), cls, body)
+    return raw
+
+
+def _validate(path: Path, name: str, cls: type[Section], body):
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise R1pipeError(f"{path}: {name}: expected a mapping, got {type(body).__name__}")
+    try:
+        return cls.model_validate(body)
+    except ValidationError as e:
+        raise R1pipeError(_format_error(path, name, e)) from None
+
+
+def load_section(path: Path, section: str, cls: type[Section]):
+    """Validate the file, then return ``section`` parsed as ``cls``."""
+    raw = load_params(path)
+    if section not in raw:
+        raise R1pipeError(f"{path}: {section}: section missing")
+    expected = section_class(section)
+    if expected is not cls and not issubclass(expected, cls):
+        raise R1pipeError(f"{path}: {section}: is a {expected.__name__} section, this command needs {cls.__name__}")
+    return _validate(Path(path), section, cls, raw[section])

@@ -1,0 +1,49 @@
+"""Generation behind one interface, used by reject-sample and eval.
+
+``make_engine(name, model_dir)`` returns an object with
+``generate(prompts, n, sampling, seed) -> list[list[Completion]]``: for each
+prompt (chat messages), ``n`` completions with their token counts.
+``engine: auto`` picks vLLM when it is installed and a GPU is present, and
+transformers otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import torch
+
+from r1pipe import R1pipeError
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    n_tokens: int
+    finished: bool  # ended with eos rather than running into max_new_tokens
+
+
+def pick_engine(name: str) -> str:
+    if name == "auto":
+        has_vllm = importlib.util.find_spec("vllm") is not None
+        return "vllm" if has_vllm and torch.cuda.is_available() else "hf"
+    return name
+
+
+def make_engine(name: str, model_dir, batch_size: int = 16):
+    kind = pick_engine(name)
+    if kind == "hf":
+        from r1pipe.engines.hf import HFEngine
+
+        return HFEngine(model_dir, batch_size=batch_size)
+    if importlib.util.find_spec("vllm") is None:
+        raise R1pipeError("engine 'vllm' requested but vllm is not installed (pip install 'r1pipe[vllm]')")
+    raise R1pipeError("engine 'vllm' is not available in this version of r1pipe; use engine: hf")

@@ -1,0 +1,63 @@
+"""Rich progress bars for long loops, and the one-screen summary each stage ends with."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from transformers import TrainerCallback
+
+console = Console(stderr=True)
+
+
+def progress() -> Progress:
+    """A bar with count, elapsed and remaining time, and a free-form ``status`` field."""
+    return Progress(
+        TextColumn("[bold blue]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+    )
+
+
+class RichProgressCallback(TrainerCallback):
+    """Replaces the trainer's tqdm bar: one rich bar over optimizer steps, with the last logged loss."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = progress()
+        self.bar.start()
+        self.task = self.bar.add_task(self.label, total=state.max_steps, status="", completed=state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(self.task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar and logs:
+            shown = {k: v for k, v in logs.items() if k in ("loss", "reward", "grad_norm") and isinstance(v, float)}
+            self.bar.update(self.task, status="  ".join(f"{k}={v:.4g}" for k, v in shown.items()))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar:
+            self.bar.stop()
+
+
+def summary(stage: str, wrote: dict[str, str], numbers: dict, started: float) -> None:
+    """The one-screen summary: what the stage wrote, its key numbers, its time."""
+    table = Table(title=f"r1pipe {stage}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for name, path in wrote.items():
+        table.add_row(f"wrote {name}", str(path))
+    for key, value in numbers.items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    table.add_row("time", f"{time.time() - started:.1f} s")
+    console.print(table)

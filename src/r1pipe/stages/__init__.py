@@ -1,0 +1,1 @@
+"""One module per command. Each ``run`` only wires data, models and trainers together."""

@@ -1,0 +1,29 @@
+"""`r1pipe distill`: SFT of a smaller student on the rejection-sampled set.
+
+    r1pipe distill --data data/sft --out models/student
+
+The student comes from ``distill.student`` (``tiny`` at its own smaller size, a
+local directory or a hub id), or from ``--student DIR``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from r1pipe.config import DistillSection, ModelRef
+from r1pipe.data.io import load_split, sft_pairs
+from r1pipe.models import materialize
+from r1pipe.training.sft import sft_stage
+
+
+def run(cfg: DistillSection, data: Path, out: Path, student: Path | None = None) -> None:
+    rows = sft_pairs(load_split(data), data)
+    ref = ModelRef(model=str(student)) if student else cfg.student
+    init = out.parent / f".{out.name}.init"
+    shutil.rmtree(init, ignore_errors=True)
+    materialize(ref, cfg.seed, init)
+    try:
+        sft_stage("distill", cfg, init, rows, data, out, parent=ref.model)
+    finally:
+        shutil.rmtree(init, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Thin wrappers around TRL's SFTTrainer and GRPOTrainer with device-aware defaults."""

@@ -1,0 +1,72 @@
+"""Supervised fine-tuning on prompt/completion rows, with the loss on the completion only.
+
+One function serves `coldstart`, `sft` and `distill`: they differ only in which
+model they start from and which rows they train on.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from datasets import Dataset
+from trl import SFTConfig, SFTTrainer
+
+from r1pipe.artifacts import atomic_output, require, write_manifest
+from r1pipe.config import TrainSection
+from r1pipe.models import load_model, load_tokenizer
+from r1pipe.progress import RichProgressCallback, summary
+from r1pipe.training.common import device_args, quiet, save_log_history, seed_everything, work_dir
+
+
+def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path,
+              label: str) -> dict:
+    """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``); save to ``out_dir``."""
+    seed_everything(cfg.seed)
+    model = load_model(model_dir)
+    tok = load_tokenizer(model_dir)
+    rows = rows.select_columns(["prompt", "completion"])
+    if cfg.max_samples:
+        rows = rows.select(range(min(cfg.max_samples, len(rows))))
+    args = SFTConfig(
+        output_dir=str(work_dir),
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        max_length=cfg.max_length,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        weight_decay=cfg.weight_decay,
+        completion_only_loss=True,
+        **device_args(cfg.seed, cfg.logging_steps),
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=rows, processing_class=tok,
+                         callbacks=[RichProgressCallback(label)])
+    quiet(trainer)
+    result = trainer.train()
+    trainer.save_model(str(out_dir))
+    history = save_log_history(trainer, out_dir)
+    losses = [h["loss"] for h in history if "loss" in h]
+    return {
+        "train_rows": len(rows),
+        "steps": trainer.state.global_step,
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "train_loss": result.training_loss,
+    }
+
+
+def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, data: Path, out: Path,
+              parent: str | None = None) -> None:
+    """Train, then write the model atomically with its manifest and print the summary."""
+    started = time.time()
+    model_dir, out = Path(model_dir), Path(out)
+    require(model_dir / "config.json", "model", "a save_pretrained directory")
+    inputs = {"data": data} if parent else {"model": model_dir, "data": data}
+    with atomic_output(out) as tmp, work_dir(out) as work:
+        numbers = train_sft(model_dir, rows, cfg, tmp, work, label=stage)
+        write_manifest(tmp, stage=stage, params=cfg.model_dump(), inputs=inputs,
+                       parent=parent or str(model_dir), started=started, extra={"metrics": numbers})
+    summary(stage, {"model": out}, numbers, started)
