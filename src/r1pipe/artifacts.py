@@ -102,11 +102,3 @@ def write_manifest(out_dir: Path, *, stage: str, params: dict, inputs: dict[str,
 def read_manifest(path: Path | str) -> dict | None:
     f = Path(path) / MANIFEST
     return json.loads(f.read_text()) if f.is_file() else None
-
-
-def require(path: Path | str, what: str, hint: str = "") -> Path:
-    """Fail with one clear line when an input is missing."""
-    path = Path(path)
-    if not path.exists():
-        raise R1pipeError(f"{what} not found: {path}" + (f" ({hint})" if hint else ""))
-    return path

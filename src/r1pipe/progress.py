@@ -7,7 +7,6 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
-from transformers import TrainerCallback
 
 console = Console(stderr=True)
 
@@ -23,31 +22,6 @@ def progress() -> Progress:
         TextColumn("{task.fields[status]}"),
         console=console,
     )
-
-
-class RichProgressCallback(TrainerCallback):
-    """Replaces the trainer's tqdm bar: one rich bar over optimizer steps, with the last logged loss."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.bar = None
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.bar = progress()
-        self.bar.start()
-        self.task = self.bar.add_task(self.label, total=state.max_steps, status="", completed=state.global_step)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.bar.update(self.task, completed=state.global_step)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.bar and logs:
-            shown = {k: v for k, v in logs.items() if k in ("loss", "reward", "grad_norm") and isinstance(v, float)}
-            self.bar.update(self.task, status="  ".join(f"{k}={v:.4g}" for k, v in shown.items()))
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.bar:
-            self.bar.stop()
 
 
 def summary(stage: str, wrote: dict[str, str], numbers: dict, started: float) -> None:

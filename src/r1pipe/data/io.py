@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_from_disk
+from datasets.utils.logging import disable_progress_bar
 
 from r1pipe import R1pipeError
 from r1pipe.data.templates import render_completion
+
+# r1pipe draws its own rich progress; datasets' tqdm bars would interleave with it.
+disable_progress_bar()
 
 
 def load_split(path: str | Path, split: str | None = None) -> Dataset:

@@ -11,9 +11,13 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from r1pipe import R1pipeError
 from r1pipe.config import ModelRef
+
+# r1pipe draws its own rich progress; transformers' tqdm bars would interleave with it.
+hf_logging.disable_progress_bar()
 
 
 def _fix_special_tokens(model, tok):
@@ -53,7 +57,7 @@ def materialize(ref: ModelRef, seed: int, out_dir: Path) -> None:
     tok.save_pretrained(out_dir)
 
 
-def _require_model_dir(path: str | Path) -> Path:
+def require_model_dir(path: str | Path) -> Path:
     path = Path(path)
     if not (path / "config.json").is_file():
         raise R1pipeError(f"model not found: {path} (expected a save_pretrained directory with config.json)")
@@ -62,12 +66,12 @@ def _require_model_dir(path: str | Path) -> Path:
 
 def load_model(path: str | Path, dtype=torch.float32):
     """Training keeps float32 master weights: bf16 weights swallow small updates silently."""
-    model = AutoModelForCausalLM.from_pretrained(_require_model_dir(path), dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(require_model_dir(path), dtype=dtype)
     return model
 
 
 def load_tokenizer(path: str | Path):
-    tok = AutoTokenizer.from_pretrained(_require_model_dir(path))
+    tok = AutoTokenizer.from_pretrained(require_model_dir(path))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from r1pipe.artifacts import require, write_json_atomic
+from r1pipe.artifacts import write_json_atomic
+from r1pipe.models import require_model_dir
 from r1pipe.config import EvalSection
 from r1pipe.data.io import load_split, require_columns
 from r1pipe.engines import Sampling, make_engine
@@ -20,7 +21,7 @@ from r1pipe.metrics import eval_metrics
 from r1pipe.progress import summary
 from r1pipe.rewards import score_groups
 from r1pipe.rewards.extract import extract_answer
-from r1pipe.training.common import seed_everything
+from r1pipe.seed import seed_everything
 
 
 def run(cfg: EvalSection, model: Path, data: Path, out: Path, split: str = "test", name: str | None = None,
@@ -34,7 +35,7 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, split: str = "test
         rows = rows.select(range(min(cfg.max_prompts, len(rows))))
     rows = rows.to_list()
     if engine is None:
-        require(Path(model) / "config.json", "model", "a save_pretrained directory")
+        require_model_dir(model)
         engine = make_engine(cfg.engine, model, batch_size=cfg.batch_size)
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
     groups = engine.generate([r["prompt"] for r in rows], cfg.k, sampling, cfg.seed, label=f"eval {name}")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from r1pipe.artifacts import atomic_output, require, write_manifest
+from r1pipe.artifacts import atomic_output, write_manifest
+from r1pipe.models import require_model_dir
 from r1pipe.config import GRPOSection
 from r1pipe.data.io import load_split, require_columns
 from r1pipe.progress import summary
@@ -23,7 +24,7 @@ from r1pipe.training.grpo import train_grpo
 
 def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path) -> None:
     started = time.time()
-    require(Path(model) / "config.json", "model", "a save_pretrained directory")
+    require_model_dir(model)
     prompts = load_split(data, "train")
     require_columns(prompts, ["prompt", "answer", "task"], data)
     if cfg.max_prompts:

@@ -17,14 +17,15 @@ from pathlib import Path
 from datasets import Dataset
 
 from r1pipe import R1pipeError
-from r1pipe.artifacts import atomic_output, require, write_json_atomic, write_manifest
+from r1pipe.artifacts import atomic_output, write_json_atomic, write_manifest
+from r1pipe.models import require_model_dir
 from r1pipe.config import RejectSampleSection
 from r1pipe.data.io import load_split, require_columns
 from r1pipe.data.rejection import reject_sample
 from r1pipe.engines import Sampling, make_engine
 from r1pipe.progress import summary
 from r1pipe.rewards import score_groups
-from r1pipe.training.common import seed_everything
+from r1pipe.seed import seed_everything
 
 OUTPUT_COLUMNS = ["prompt", "completion", "prompt_id", "task", "source", "n_tokens"]
 
@@ -38,7 +39,7 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
         rows = rows.select(range(min(cfg.max_prompts, len(rows))))
     rows = rows.to_list()
     if engine is None:
-        require(Path(model) / "config.json", "model", "a save_pretrained directory")
+        require_model_dir(model)
         engine = make_engine(cfg.engine, model, batch_size=cfg.batch_size)
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
     groups = engine.generate([r["prompt"] for r in rows], cfg.n, sampling, cfg.seed, label="reject-sample")

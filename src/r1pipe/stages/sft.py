@@ -9,9 +9,11 @@ from pathlib import Path
 
 from r1pipe.config import SFTSection
 from r1pipe.data.io import load_split, sft_pairs
+from r1pipe.models import require_model_dir
 from r1pipe.training.sft import sft_stage
 
 
 def run(cfg: SFTSection, model: Path, data: Path, out: Path) -> None:
+    require_model_dir(model)
     rows = sft_pairs(load_split(data), data)
     sft_stage("sft", cfg, model, rows, data, out)

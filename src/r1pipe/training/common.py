@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import random
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import torch
-from transformers import PrinterCallback
+from transformers import PrinterCallback, TrainerCallback
 
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+from r1pipe.progress import progress
 
 
 def device_args(seed: int, logging_steps: int) -> dict:
@@ -62,3 +56,28 @@ def work_dir(out: Path):
     work.mkdir(parents=True, exist_ok=True)
     yield work
     shutil.rmtree(work, ignore_errors=True)
+
+
+class RichProgressCallback(TrainerCallback):
+    """Replaces the trainer's tqdm bar: one rich bar over optimizer steps, with the last logged loss."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = progress()
+        self.bar.start()
+        self.task = self.bar.add_task(self.label, total=state.max_steps, status="", completed=state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(self.task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar and logs:
+            shown = {k: v for k, v in logs.items() if k in ("loss", "reward", "grad_norm") and isinstance(v, float)}
+            self.bar.update(self.task, status="  ".join(f"{k}={v:.4g}" for k, v in shown.items()))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar:
+            self.bar.stop()

@@ -9,9 +9,9 @@ from trl import GRPOConfig, GRPOTrainer
 
 from r1pipe.config import GRPOSection
 from r1pipe.models import load_model, load_tokenizer
-from r1pipe.progress import RichProgressCallback
 from r1pipe.rewards import get_reward
-from r1pipe.training.common import device_args, quiet, save_log_history, seed_everything
+from r1pipe.seed import seed_everything
+from r1pipe.training.common import RichProgressCallback, device_args, quiet, save_log_history
 
 
 def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path,

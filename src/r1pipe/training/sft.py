@@ -12,11 +12,12 @@ from pathlib import Path
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
-from r1pipe.artifacts import atomic_output, require, write_manifest
+from r1pipe.artifacts import atomic_output, write_manifest
 from r1pipe.config import TrainSection
-from r1pipe.models import load_model, load_tokenizer
-from r1pipe.progress import RichProgressCallback, summary
-from r1pipe.training.common import device_args, quiet, save_log_history, seed_everything, work_dir
+from r1pipe.models import load_model, load_tokenizer, require_model_dir
+from r1pipe.progress import summary
+from r1pipe.seed import seed_everything
+from r1pipe.training.common import RichProgressCallback, device_args, quiet, save_log_history, work_dir
 
 
 def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path,
@@ -63,7 +64,7 @@ def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, dat
     """Train, then write the model atomically with its manifest and print the summary."""
     started = time.time()
     model_dir, out = Path(model_dir), Path(out)
-    require(model_dir / "config.json", "model", "a save_pretrained directory")
+    require_model_dir(model_dir)
     inputs = {"data": data} if parent else {"model": model_dir, "data": data}
     with atomic_output(out) as tmp, work_dir(out) as work:
         numbers = train_sft(model_dir, rows, cfg, tmp, work, label=stage)

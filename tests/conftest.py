@@ -1,0 +1,66 @@
+"""Shared fixtures: the tiny preset, and the whole chain run once per session through the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+TINY = REPO / "stages" / "presets" / "tiny.yaml"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def cli(*args: str, cwd: Path):
+    """Run an r1pipe command in-process, in ``cwd``; raise with its output if it fails."""
+    from r1pipe.cli import app
+
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(app, list(args))
+    finally:
+        os.chdir(old)
+    if result.exit_code != 0:
+        raise AssertionError(f"r1pipe {' '.join(args)} failed ({result.exit_code}):\n{result.output}") from result.exception
+    return result
+
+
+@pytest.fixture
+def tiny_dir(tmp_path: Path) -> Path:
+    shutil.copy(TINY, tmp_path / "params.yaml")
+    return tmp_path
+
+
+# The chain of commands dvc.yaml runs, in order (eval runs per model).
+CHAIN = [
+    ("base", "--out", "models/base"),
+    ("prepare", "--out", "data/prompts"),
+    ("coldstart", "--model", "models/base", "--data", "data/prompts", "--out", "models/A"),
+    ("grpo", "--section", "rl_reasoning", "--model", "models/A", "--data", "data/prompts", "--out", "models/B"),
+    ("reject-sample", "--model", "models/B", "--data", "data/prompts", "--out", "data/sft",
+     "--metrics", "metrics/reject_sample.json"),
+    ("sft", "--model", "models/base", "--data", "data/sft", "--out", "models/C"),
+    ("grpo", "--section", "rl_all", "--model", "models/C", "--data", "data/prompts", "--out", "models/D"),
+    ("distill", "--data", "data/sft", "--out", "models/student"),
+    *[("eval", "--model", f"models/{m}", "--data", "data/prompts", "--out", f"metrics/eval/{m}.json")
+      for m in ["base", "A", "B", "C", "D", "student"]],
+    ("report", "--metrics-dir", "metrics/eval", "--out", "reports"),
+]
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory) -> Path:
+    """A directory in which every command of the chain has run once on the tiny preset."""
+    root = tmp_path_factory.mktemp("chain")
+    shutil.copy(TINY, root / "params.yaml")
+    for args in CHAIN:
+        cli(*args, cwd=root)
+    return root

@@ -1,0 +1,59 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from r1pipe.artifacts import atomic_output, content_hash, read_manifest, write_manifest
+
+
+def test_atomic_output_appears_only_when_complete(tmp_path):
+    out = tmp_path / "models" / "A"
+    with atomic_output(out) as tmp:
+        (tmp / "weights").write_text("new")
+        assert not out.exists()
+    assert (out / "weights").read_text() == "new"
+    assert [p.name for p in out.parent.iterdir()] == ["A"]
+
+
+def test_failed_stage_keeps_previous_output_and_leaves_no_temp(tmp_path):
+    out = tmp_path / "A"
+    out.mkdir()
+    (out / "weights").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(out) as tmp:
+            (tmp / "weights").write_text("half")
+            raise RuntimeError("killed")
+    assert (out / "weights").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["A"]
+
+
+def test_sigkill_mid_write_leaves_nothing_that_looks_complete(tmp_path):
+    out = tmp_path / "A"
+    script = (
+        "import time, sys\n"
+        "from r1pipe.artifacts import atomic_output\n"
+        f"with atomic_output({str(out)!r}) as tmp:\n"
+        "    (tmp / 'config.json').write_text('{}')\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+
+
+def test_content_hash_tracks_content_not_manifest(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.bin").write_bytes(b"abc")
+    h1 = content_hash(d)
+    write_manifest(d, stage="x", params={"seed": 1}, inputs={}, started=time.time())
+    assert content_hash(d) == h1
+    (d / "a.bin").write_bytes(b"abd")
+    assert content_hash(d) != h1
+    assert read_manifest(d)["params"] == {"seed": 1}

@@ -1,0 +1,77 @@
+import json
+import re
+
+import pytest
+
+from r1pipe import R1pipeError
+from r1pipe.config import PrepareSection, Source
+from r1pipe.data import arithmetic
+from r1pipe.data.files import map_rows, read_rows
+from r1pipe.data.sources import build_splits
+
+from conftest import SHARED_DATA
+
+
+def _replay(solution: str) -> int:
+    """Recompute the worked solution line by line: every step must be true arithmetic."""
+    value = None
+    for line in solution.splitlines():
+        m = re.fullmatch(r"(\d+) ([-+*/]) (\d+) = (\d+)", line)
+        if m:
+            a, op, b, r = int(m[1]), m[2], int(m[3]), int(m[4])
+            assert value is None or a == value
+            expected = {"+": a + b, "-": a - b, "*": a * b, "/": a // b}[op]
+            assert op != "/" or a % b == 0
+            assert r == expected, line
+            value = r
+    return value
+
+
+@pytest.mark.parametrize("difficulty", [1, 2, 3, 5])
+def test_arithmetic_answers_follow_from_worked_solutions(difficulty):
+    rows = arithmetic.generate(50, difficulty, seed=7)
+    assert len({r["question"] for r in rows}) == 50
+    for r in rows:
+        assert _replay(r["solution"]) == int(r["answer"])
+        assert r["solution"].count("=") == difficulty + 1
+    assert rows == arithmetic.generate(50, difficulty, seed=7)
+    assert rows != arithmetic.generate(50, difficulty, seed=8)
+
+
+def test_prepare_rows_and_disjoint_splits():
+    cfg = PrepareSection(sources=[Source(name="arith", kind="arithmetic", n_train=40, n_test=20, difficulty=1)])
+    splits = build_splits(cfg)
+    train_q = {r["prompt"][-1]["content"] for r in splits["train"]}
+    test_q = {r["prompt"][-1]["content"] for r in splits["test"]}
+    assert len(train_q) == 40 and len(test_q) == 20 and not train_q & test_q
+    row = splits["train"][0]
+    assert row["task"] == "math" and row["prompt"][0]["role"] == "system"
+    assert "<think>" in row["prompt"][0]["content"] and "<answer>" in row["prompt"][0]["content"]
+
+
+def test_gsm8k_and_math500_load_with_column_mapping():
+    cfg = PrepareSection(sources=[
+        Source(name="gsm8k", kind="file", train=str(SHARED_DATA / "math/gsm8k_train.jsonl"),
+               test=str(SHARED_DATA / "math/gsm8k_test.jsonl"), answer_format="gsm8k", limit_train=5, limit_test=3),
+        Source(name="math500", kind="file", test=str(SHARED_DATA / "math/math500_test.jsonl"),
+               columns={"question": "problem", "answer": "answer"}, limit_test=4),
+    ])
+    splits = build_splits(cfg)
+    assert len(splits["train"]) == 5 and len(splits["test"]) == 7
+    first_test = json.loads((SHARED_DATA / "math/gsm8k_test.jsonl").read_text().splitlines()[0])
+    assert splits["test"][0]["answer"] == "18" and first_test["question"] in splits["test"][0]["prompt"][-1]["content"]
+    m500 = json.loads((SHARED_DATA / "math/math500_test.jsonl").read_text().splitlines()[0])
+    assert splits["test"][3]["answer"] == m500["answer"] and splits["test"][3]["source"] == "math500"
+
+
+def test_malformed_rows_are_clear_errors(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "1+1", "answer": "2"}\n{not json\n')
+    with pytest.raises(R1pipeError, match=r"bad.jsonl:2: malformed JSON"):
+        read_rows(bad)
+    with pytest.raises(R1pipeError, match=r"row 0: missing column 'problem'"):
+        map_rows([{"question": "q", "answer": "1"}], {"question": "problem"}, "plain", "f.jsonl")
+    with pytest.raises(R1pipeError, match=r"row 0: cannot read a gsm8k answer"):
+        map_rows([{"question": "q", "answer": "no marker"}], {}, "gsm8k", "f.jsonl")
+    with pytest.raises(R1pipeError, match="task file not found"):
+        read_rows(tmp_path / "missing.jsonl")

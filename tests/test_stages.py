@@ -1,0 +1,108 @@
+"""Every command, through the CLI, on the tiny preset: the chain as dvc.yaml runs it."""
+
+import json
+import subprocess
+import sys
+
+import torch
+from datasets import load_from_disk
+from PIL import Image
+from transformers import AutoModelForCausalLM
+
+from r1pipe.artifacts import content_hash, read_manifest
+from r1pipe.rewards import score
+
+from conftest import cli
+
+
+def weights(path):
+    return AutoModelForCausalLM.from_pretrained(path).state_dict()
+
+
+def changed(a, b) -> bool:
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    return any(not torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_base_and_prepare(chain):
+    assert read_manifest(chain / "models/base")["stage"] == "base"
+    assert AutoModelForCausalLM.from_pretrained(chain / "models/base").config.hidden_size == 128
+    prompts = load_from_disk(str(chain / "data/prompts"))
+    assert len(prompts["train"]) == 512 and len(prompts["test"]) == 8
+    assert set(prompts["train"].column_names) >= {"prompt", "answer", "task", "solution", "id"}
+
+
+def test_every_training_stage_changed_the_weights(chain):
+    assert changed(chain / "models/base", chain / "models/A")
+    assert changed(chain / "models/A", chain / "models/B")
+    assert changed(chain / "models/base", chain / "models/C")
+    assert changed(chain / "models/C", chain / "models/D")
+
+
+def test_manifests_record_lineage(chain):
+    a = read_manifest(chain / "models/A")
+    assert a["stage"] == "coldstart" and a["parent"] == "models/base"
+    assert a["inputs"]["model"]["sha256"] == content_hash(chain / "models/base")
+    assert a["inputs"]["data"]["sha256"] == content_hash(chain / "data/prompts")
+    assert a["params"]["learning_rate"] == 3.0e-3 and a["seconds"] > 0
+    assert a["metrics"]["final_loss"] < a["metrics"]["first_loss"]
+    d = read_manifest(chain / "models/D")
+    assert d["stage"] == "rl_all" and d["parent"] == "models/C" and d["metrics"]["steps"] == 2
+    log = json.loads((chain / "models/B/train_log.json").read_text())
+    assert any("rewards/accuracy/mean" in h for h in log)
+
+
+def test_rejection_sampled_set_passes_every_filter(chain):
+    sft = load_from_disk(str(chain / "data/sft"))
+    prompts = {r["id"]: r for r in load_from_disk(str(chain / "data/prompts"))["train"]}
+    assert len(sft) > 0
+    gold = [prompts[r["prompt_id"]]["answer"] for r in sft]
+    rescored = score(["accuracy", "format"], sft["prompt"], sft["completion"], answer=gold)
+    assert rescored["accuracy"] == [1.0] * len(sft) and rescored["format"] == [1.0] * len(sft)
+    per_prompt = {}
+    for r in sft:
+        per_prompt[r["prompt_id"]] = per_prompt.get(r["prompt_id"], 0) + 1
+    assert max(per_prompt.values()) <= 2
+    stats = json.loads((chain / "metrics/reject_sample.json").read_text())
+    assert stats["kept"] == len(sft) and stats["sampled"] == 16 * 4
+    for f in stats["filters"].values():
+        assert f["kept"] + f["rejected"] == stats["sampled"]
+
+
+def test_reject_sample_is_deterministic(chain):
+    cli("reject-sample", "--model", "models/B", "--data", "data/prompts", "--out", "data/sft_again",
+        "--metrics", "metrics/again.json", cwd=chain)
+    assert content_hash(chain / "data/sft_again") == content_hash(chain / "data/sft")
+
+
+def test_sft_and_distill_train_on_the_sampled_set(chain):
+    c = read_manifest(chain / "models/C")
+    assert c["inputs"]["data"]["sha256"] == content_hash(chain / "data/sft")
+    student = AutoModelForCausalLM.from_pretrained(chain / "models/student")
+    base = AutoModelForCausalLM.from_pretrained(chain / "models/base")
+    assert student.num_parameters() < base.num_parameters() / 2
+    s = read_manifest(chain / "models/student")
+    assert s["stage"] == "distill" and s["parent"] == "tiny" and s["metrics"]["steps"] > 0
+
+
+def test_eval_and_report(chain):
+    m = json.loads((chain / "metrics/eval/A.json").read_text())
+    assert m["n_prompts"] == 8 and m["k"] == 2 and m["temperature"] == 0.6 and m["top_p"] == 0.95
+    assert 0.0 <= m["pass@1"] <= m.get("pass@1", 1) <= 1.0 and m["mean_tokens"] > 0
+    report = (chain / "reports/report.md").read_text()
+    rows = [line.split("|")[1].strip() for line in report.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows == ["model", "base", "A", "B", "C", "D", "student"]
+    img = Image.open(chain / "reports/pass_at_1.png")
+    assert img.format == "PNG" and img.size == (600, 350)
+
+
+def test_missing_model_is_a_one_line_error(chain):
+    proc = subprocess.run(
+        [sys.executable, "-m", "r1pipe", "coldstart", "--model", "models/nope", "--out", "models/X"],
+        capture_output=True, text=True, cwd=chain,
+    )
+    assert proc.returncode == 2
+    assert (proc.stdout + proc.stderr).strip() == (
+        "error: model not found: models/nope (expected a save_pretrained directory with config.json)")
+    assert not (chain / "models/X").exists()
