@@ -71,5 +71,5 @@ def test_score_groups_repeats_columns_per_completion():
 
 
 def test_unknown_reward():
-    with pytest.raises(KeyError, match="unknown reward 'nope'"):
+    with pytest.raises(ValueError, match="unknown reward .nope."):
         get_reward("nope")

@@ -11,7 +11,7 @@ declared as a section whose name starts with ``rl_`` (``rl_zero`` for R1-Zero).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -140,23 +140,36 @@ class GRPOSection(Section):
     beta: float = Field(0.0, ge=0, description="KL coefficient; 0 skips the reference model.")
     epsilon: float = Field(0.2, gt=0)
     loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "grpo"
-    rewards: dict[str, float] = Field(
+    rewards: dict[str, float | dict[str, Any]] = Field(
         default_factory=lambda: {"accuracy": 1.0, "format": 0.5},
         min_length=1,
-        description="Reward name -> weight.",
+        description="Reward name -> weight, or -> {weight: w, <option>: value, ...}.",
     )
     max_prompts: int | None = Field(None, ge=1)
     logging_steps: int = Field(1, ge=1)
 
     @field_validator("rewards")
     @classmethod
-    def _known_rewards(cls, rewards: dict[str, float]) -> dict[str, float]:
-        from r1pipe.rewards import REWARDS
+    def _build_rewards(cls, rewards: dict) -> dict:
+        from r1pipe.rewards import get_reward
 
-        unknown = [n for n in rewards if n not in REWARDS]
-        if unknown:
-            raise ValueError(f"unknown reward {unknown[0]!r} (known: {', '.join(REWARDS)})")
+        for name, spec in rewards.items():
+            weight, options = reward_spec(spec)
+            if weight is None:
+                raise ValueError(f"{name}: needs a weight")
+            get_reward(name, **options)  # an unknown name or option fails here, with the params file named
         return rewards
+
+    def reward_specs(self) -> list[tuple[str, float, dict]]:
+        """(name, weight, options) per configured reward."""
+        return [(name, *reward_spec(spec)) for name, spec in self.rewards.items()]
+
+
+def reward_spec(spec) -> tuple[float | None, dict]:
+    if isinstance(spec, dict):
+        options = dict(spec)
+        return options.pop("weight", None), options
+    return float(spec), {}
 
 
 class SamplingSection(Section):

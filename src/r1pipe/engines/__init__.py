@@ -29,6 +29,7 @@ class Completion:
     text: str
     n_tokens: int
     finished: bool  # ended with eos rather than running into max_new_tokens
+    token_ids: tuple[int, ...] | None = None
 
 
 def pick_engine(name: str) -> str:

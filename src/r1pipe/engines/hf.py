@@ -49,7 +49,7 @@ class HFEngine:
                         finished = eos in ids
                         ids = ids[: ids.index(eos) + 1] if finished else ids
                         text = self.tok.decode(ids, skip_special_tokens=True)
-                        group.append(Completion(text=text, n_tokens=len(ids), finished=finished))
+                        group.append(Completion(text, len(ids), finished, tuple(ids)))
                     results.append(group)
                 bar.advance(task, len(batch))
         return results

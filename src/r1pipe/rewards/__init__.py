@@ -2,30 +2,123 @@
 
 ``None`` means "not applicable": the sample is skipped. The same functions score
 GRPO rollouts, filter rejection samples and grade evals (one grader, three uses).
+
+``get_reward(name, **options)`` builds one. Each entry of :data:`REWARDS` is a
+factory whose keyword arguments are that reward's options, so params can set
+them: ``rewards: {accuracy: 1.0, language: {weight: 0.1, target: zh}}``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from r1pipe.rewards.accuracy import accuracy
+from r1pipe.rewards import accuracy as _accuracy
+from r1pipe.rewards.extract import completion_text
 from r1pipe.rewards.format import format_strict, format_tags
+from r1pipe.rewards.language import target_share
+from r1pipe.rewards.length import cosine_scaled, overlong_penalty
+from r1pipe.rewards.repetition import repetition_penalty
 
 RewardFn = Callable[..., list]
 
-REWARDS: dict[str, RewardFn] = {
-    "accuracy": accuracy,
-    "format": format_strict,
-    "format_tags": format_tags,
+
+def _token_counts(completions, completion_ids=None, tokenizer=None) -> list[int]:
+    """Token lengths: TRL passes ``completion_ids``; otherwise count with the given tokenizer."""
+    if completion_ids is not None:
+        return [len(ids) for ids in completion_ids]
+    if tokenizer is None:
+        raise ValueError("this reward counts tokens: it needs completion_ids (as TRL passes) or a tokenizer option")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer) if isinstance(tokenizer, str) else tokenizer
+    return [len(tok(completion_text(c), add_special_tokens=False)["input_ids"]) for c in completions]
+
+
+def make_accuracy(timeout: float = 5.0, code_mode: str = "fraction", workers: int | None = None) -> RewardFn:
+    if code_mode not in ("fraction", "binary"):
+        raise ValueError(f"accuracy: code_mode must be 'fraction' or 'binary', not {code_mode!r}")
+
+    def accuracy(prompts, completions, **columns):
+        return _accuracy.grade(completions, columns, timeout=timeout, code_mode=code_mode, workers=workers)
+
+    return accuracy
+
+
+def make_format() -> RewardFn:
+    return format_strict
+
+
+def make_format_tags() -> RewardFn:
+    return format_tags
+
+
+def make_language(target: str = "en") -> RewardFn:
+    target_share("", target)  # rejects an unsupported target when params are read
+
+    def language(prompts, completions, language=None, **_):
+        targets = language or [target] * len(completions)
+        return [target_share(completion_text(c), t or target) for c, t in zip(completions, targets)]
+
+    return language
+
+
+def make_overlong(max_length: int = 4096, cache: int = 512, tokenizer: str | None = None) -> RewardFn:
+    if not 0 < cache <= max_length:
+        raise ValueError("overlong: need 0 < cache <= max_length")
+
+    def overlong(prompts, completions, completion_ids=None, **_):
+        return [overlong_penalty(n, max_length, cache) for n in _token_counts(completions, completion_ids, tokenizer)]
+
+    return overlong
+
+
+def make_cosine(max_length: int = 1000, min_wrong: float = -1.0, max_wrong: float = -0.5, min_correct: float = 0.5,
+                max_correct: float = 1.0, tokenizer: str | None = None) -> RewardFn:
+    correctness = make_accuracy()
+
+    def cosine(prompts, completions, completion_ids=None, **columns):
+        lengths = _token_counts(completions, completion_ids, tokenizer)
+        correct = correctness(prompts, completions, **columns)
+        return [
+            None if ok is None else cosine_scaled(n, ok == 1.0, max_length, min_wrong, max_wrong, min_correct,
+                                                  max_correct)
+            for n, ok in zip(lengths, correct)
+        ]
+
+    return cosine
+
+
+def make_repetition(n: int = 3, max_penalty: float = -1.0) -> RewardFn:
+    if max_penalty > 0:
+        raise ValueError("repetition: max_penalty must be <= 0")
+
+    def repetition(prompts, completions, **_):
+        return [repetition_penalty(completion_text(c), n, max_penalty) for c in completions]
+
+    return repetition
+
+
+REWARDS: dict[str, Callable[..., RewardFn]] = {
+    "accuracy": make_accuracy,
+    "format": make_format,
+    "format_tags": make_format_tags,
+    "language": make_language,
+    "overlong": make_overlong,
+    "cosine": make_cosine,
+    "repetition": make_repetition,
 }
 
 
-def get_reward(name: str) -> RewardFn:
+def get_reward(name: str, **options) -> RewardFn:
+    """The reward called ``name``, with its options; a bad name or option raises ValueError."""
     if name not in REWARDS:
-        raise KeyError(f"unknown reward {name!r} (known: {', '.join(REWARDS)})")
-    fn = REWARDS[name]
+        raise ValueError(f"unknown reward {name!r} (known: {', '.join(REWARDS)})")
+    try:
+        fn = REWARDS[name](**options)
+    except TypeError as e:
+        raise ValueError(f"{name}: bad option ({e})") from None
 
-    # TRL logs each reward under the function's __name__; use the registry name.
+    # TRL logs each reward under the function's __name__: use the registry name.
     def reward(prompts, completions, **columns):
         return fn(prompts, completions, **columns)
 
@@ -34,8 +127,9 @@ def get_reward(name: str) -> RewardFn:
 
 
 def score(names, prompts, completions, **columns) -> dict[str, list[float | None]]:
-    """Every named reward on every completion."""
-    return {name: get_reward(name)(prompts, completions, **columns) for name in names}
+    """Every named reward on every completion. ``names`` is a list, or a dict name -> options."""
+    options = names if isinstance(names, dict) else {name: {} for name in names}
+    return {name: get_reward(name, **opts)(prompts, completions, **columns) for name, opts in options.items()}
 
 
 def combine(scores: dict[str, list[float | None]], weights: dict[str, float]) -> list[float | None]:
@@ -48,20 +142,24 @@ def combine(scores: dict[str, list[float | None]], weights: dict[str, float]) ->
     return out
 
 
-def score_groups(rows: list[dict], groups: list[list[str]], names) -> list[dict[str, list[float | None]]]:
-    """Score ``groups[i]`` (completions of ``rows[i]``) with every named reward.
+def score_groups(rows: list[dict], groups: list[list], names) -> list[dict[str, list[float | None]]]:
+    """Score ``groups[i]`` (completions of ``rows[i]``) with every named reward (see :func:`score`).
 
-    Returns, per row, ``{reward name: one score per completion}``. The dataset
-    columns are repeated for each completion, exactly as TRL passes them.
+    A completion is a string or an engine ``Completion`` (then its token ids are
+    passed as ``completion_ids``, as TRL does). Returns, per row, ``{reward name:
+    one score per completion}``. The dataset columns are repeated per completion.
     """
-    prompts, completions, columns = [], [], {}
+    prompts, completions, ids, columns = [], [], [], {}
     keys = [k for k in (rows[0] if rows else {}) if k != "prompt"]
     for row, group in zip(rows, groups):
-        for text in group:
+        for c in group:
             prompts.append(row["prompt"])
-            completions.append(text)
+            completions.append(c if isinstance(c, str) else c.text)
+            ids.append(None if isinstance(c, str) else c.token_ids)
             for k in keys:
                 columns.setdefault(k, []).append(row[k])
+    if ids and all(i is not None for i in ids):
+        columns["completion_ids"] = ids
     flat = score(names, prompts, completions, **columns)
     out, start = [], 0
     for group in groups:

@@ -1,49 +1,51 @@
-"""Accuracy: is the final answer right?
+"""Accuracy: is the final answer right? Dispatches on the ``task`` column.
 
-Numbers compare exactly by value; anything else goes to math-verify, which
-handles LaTeX and symbolic equivalence. A gold answer that cannot be parsed
-gives ``None`` so that the sample is skipped rather than rewarded or punished.
+- ``math`` (the default): gold answer in ``answer``;
+- ``code``: tests in ``tests``, optional ``entry_point`` and ``setup``;
+- ``countdown``: ``numbers`` and ``target``.
+
+Rows are graded in groups per task, so each grader batches its own work
+(math-verify in a process pool, code in parallel sandboxes).
 """
 
 from __future__ import annotations
 
-from r1pipe.rewards.extract import as_number, completion_text, extract_answer
+from r1pipe.rewards.code import grade_code
+from r1pipe.rewards.countdown import grade_countdown
+from r1pipe.rewards.extract import completion_text
+from r1pipe.rewards.math import grade_math
+
+TASKS = ("math", "code", "countdown")
 
 
-def _math_verify(gold: str, predicted: str) -> bool | None:
-    from math_verify import parse, verify
-
-    gold_parsed = parse(f"${gold}$") or parse(gold)
-    if not gold_parsed:
+def _column(columns: dict, name: str, task: str, idx: list[int], required: bool = True):
+    values = columns.get(name)
+    if values is None:
+        if required:
+            raise ValueError(f"accuracy: task {task!r} needs a {name!r} column")
         return None
-    pred_parsed = parse(f"${predicted}$") or parse(predicted)
-    return bool(pred_parsed) and bool(verify(gold_parsed, pred_parsed))
+    return [values[i] for i in idx]
 
 
-def grade_math(completion: str, gold: str) -> float | None:
-    gold = str(gold).strip()
-    if not gold:
-        return None
-    predicted = extract_answer(completion)
-    gold_value = as_number(gold)
-    if predicted is None:
-        return 0.0 if gold_value is not None or _math_verify(gold, gold) is not None else None
-    if gold_value is not None:
-        pred_value = as_number(predicted)
-        if pred_value is not None:
-            return float(pred_value == gold_value)
-    verdict = _math_verify(gold, predicted)
-    return None if verdict is None else float(verdict)
-
-
-def accuracy(prompts, completions, answer=None, task=None, **_) -> list[float | None]:
-    """1.0 when the extracted answer equals the gold ``answer``; dispatches on ``task``."""
-    if answer is None:
-        raise ValueError("accuracy reward needs an 'answer' column")
-    tasks = task or ["math"] * len(completions)
-    out = []
-    for completion, gold, kind in zip(completions, answer, tasks):
-        if kind not in (None, "math"):
-            raise ValueError(f"accuracy: no grader for task {kind!r}")
-        out.append(grade_math(completion_text(completion), gold))
+def grade(completions, columns: dict, timeout: float = 5.0, code_mode: str = "fraction",
+          workers: int | None = None) -> list[float | None]:
+    texts = [completion_text(c) for c in completions]
+    tasks = columns.get("task") or ["math"] * len(texts)
+    out: list[float | None] = [None] * len(texts)
+    for task in sorted(set(tasks)):
+        idx = [i for i, t in enumerate(tasks) if t == task]
+        sub = [texts[i] for i in idx]
+        if task == "math":
+            scores = grade_math(sub, _column(columns, "answer", task, idx), timeout=timeout, workers=workers)
+        elif task == "code":
+            scores = grade_code(sub, _column(columns, "tests", task, idx),
+                                _column(columns, "entry_point", task, idx, required=False),
+                                _column(columns, "setup", task, idx, required=False),
+                                timeout=timeout, mode=code_mode, workers=workers)
+        elif task == "countdown":
+            scores = grade_countdown(sub, _column(columns, "numbers", task, idx), _column(columns, "target", task, idx))
+        else:
+            raise ValueError(f"accuracy: no grader for task {task!r} (known: {', '.join(TASKS)})")
+        for i, s in zip(idx, scores):
+            out[i] = s
     return out

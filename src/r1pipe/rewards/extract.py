@@ -7,6 +7,7 @@ from fractions import Fraction
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _GSM8K = re.compile(r"####\s*([^\n]+)")
+_ANSWER_LINE = re.compile(r"^\s*(?:A|Answer|Final answer)\s*:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
 
 
 def completion_text(completion) -> str:
@@ -40,7 +41,8 @@ def last_boxed(text: str) -> str | None:
 
 
 def extract_answer(text: str) -> str | None:
-    """The final answer: the last <answer> block, else the last \\boxed{}, else GSM8K's ``#### n``."""
+    """The final answer: the last <answer> block, else the last \\boxed{}, else GSM8K's ``#### n``,
+    else a final ``Answer: x`` / ``A: x`` line."""
     found = _ANSWER.findall(text)
     if found:
         inner = found[-1].strip()
@@ -48,8 +50,11 @@ def extract_answer(text: str) -> str | None:
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed
-    found = _GSM8K.findall(text)
-    return found[-1].strip() if found else None
+    for pattern in (_GSM8K, _ANSWER_LINE):
+        found = pattern.findall(text)
+        if found:
+            return found[-1].strip()
+    return None
 
 
 _FRAC = re.compile(r"^\\[dt]?frac\{(-?\d+)\}\{(-?\d+)\}$")

@@ -40,7 +40,8 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, split: str = "test
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
     groups = engine.generate([r["prompt"] for r in rows], cfg.k, sampling, cfg.seed, label=f"eval {name}")
     texts = [[c.text for c in g] for g in groups]
-    scores = score_groups(rows, texts, ["accuracy", "format"])
+    # pass@1 on code counts a sample right only when every test passes.
+    scores = score_groups(rows, groups, {"accuracy": {"code_mode": "binary"}, "format": {}})
     # A prompt whose gold answer cannot be graded (accuracy None) is left out, and counted.
     keep = [i for i, s in enumerate(scores) if None not in s["accuracy"]]
     metrics = eval_metrics(

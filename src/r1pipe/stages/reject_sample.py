@@ -43,7 +43,7 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
         engine = make_engine(cfg.engine, model, batch_size=cfg.batch_size)
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
     groups = engine.generate([r["prompt"] for r in rows], cfg.n, sampling, cfg.seed, label="reject-sample")
-    scores = score_groups(rows, [[c.text for c in g] for g in groups], sorted({"accuracy", "format", *cfg.filters}))
+    scores = score_groups(rows, groups, sorted({"accuracy", "format", *cfg.filters}))
     kept, stats = reject_sample(rows, groups, scores, cfg.filters, cfg.k, cfg.select, cfg.seed)
     lengths = [c.n_tokens for g in groups for c in g]
     stats["mean_tokens_sampled"] = sum(lengths) / len(lengths) if lengths else 0.0

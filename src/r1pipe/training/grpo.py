@@ -19,7 +19,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     seed_everything(cfg.seed)
     model = load_model(model_dir)
     tok = load_tokenizer(model_dir)
-    names = list(cfg.rewards)
+    specs = cfg.reward_specs()
     args = GRPOConfig(
         output_dir=str(work_dir),
         learning_rate=cfg.learning_rate,
@@ -33,12 +33,12 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
         beta=cfg.beta,
         epsilon=cfg.epsilon,
         loss_type=cfg.loss_type,
-        reward_weights=[cfg.rewards[n] for n in names],
+        reward_weights=[weight for _, weight, _ in specs],
         **device_args(cfg.seed, cfg.logging_steps),
     )
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[get_reward(n) for n in names],
+        reward_funcs=[get_reward(name, **options) for name, _, options in specs],
         args=args,
         train_dataset=prompts,
         processing_class=tok,
