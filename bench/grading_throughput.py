@@ -59,7 +59,8 @@ def main() -> None:
     args = parser.parse_args()
     accuracy = get_reward("accuracy")
 
-    rows = [json.loads(line) for line in (DATA / "math/gsm8k_test_model_solutions_labeled.jsonl").read_text().splitlines()]
+    labelled = DATA / "math/gsm8k_test_model_solutions_labeled.jsonl"
+    rows = [json.loads(line) for line in labelled.read_text().splitlines()]
     texts = [r["6b_finetuning"]["solution"] for r in rows][: args.n]
     golds = [extract_answer(r["ground_truth"]) for r in rows][: args.n]
     report("numeric", len(texts), timed(lambda: accuracy(None, texts, answer=golds)),

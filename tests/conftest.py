@@ -29,7 +29,8 @@ def cli(*args: str, cwd: Path):
     finally:
         os.chdir(old)
     if result.exit_code != 0:
-        raise AssertionError(f"r1pipe {' '.join(args)} failed ({result.exit_code}):\n{result.output}") from result.exception
+        message = f"r1pipe {' '.join(args)} failed ({result.exit_code}):\n{result.output}"
+        raise AssertionError(message) from result.exception
     return result
 
 

@@ -4,10 +4,15 @@ import sys
 import pytest
 import yaml
 
-from r1pipe import R1pipeError
-from r1pipe.config import ColdstartSection, GRPOSection, SECTIONS, load_params, load_section
-
 from conftest import TINY
+from r1pipe import R1pipeError
+from r1pipe.config import (
+    SECTIONS,
+    ColdstartSection,
+    GRPOSection,
+    load_params,
+    load_section,
+)
 
 
 def write(tmp_path, data) -> str:
@@ -33,9 +38,9 @@ def test_every_preset_section_validates():
     "section, changes, message",
     [
         ("coldstart", {"lr": 0.1}, "params.yaml: coldstart.lr: unknown key"),
-        ("coldstart", {"learning_rate": "fast"}, "params.yaml: coldstart.learning_rate: Input should be a valid number"),
-        ("coldstart", {"learning_rate": -1.0}, "params.yaml: coldstart.learning_rate: Input should be greater than 0"),
-        ("rl_reasoning", {"rewards": {"acuracy": 1.0}}, "params.yaml: rl_reasoning.rewards: Value error, unknown reward 'acuracy'"),
+        ("coldstart", {"learning_rate": "fast"}, "coldstart.learning_rate: Input should be a valid number"),
+        ("coldstart", {"learning_rate": -1.0}, "coldstart.learning_rate: Input should be greater than 0"),
+        ("rl_reasoning", {"rewards": {"acuracy": 1.0}}, "rl_reasoning.rewards: Value error, unknown reward 'acuracy'"),
         ("eval", {"top_p": 1.5}, "params.yaml: eval.top_p: Input should be less than or equal to 1"),
         ("base", {"tiny": {"hidden": 3}}, "params.yaml: base.tiny.hidden: unknown key"),
     ],

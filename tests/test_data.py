@@ -3,13 +3,12 @@ import re
 
 import pytest
 
+from conftest import SHARED_DATA
 from r1pipe import R1pipeError
 from r1pipe.config import PrepareSection, Source
 from r1pipe.data import arithmetic
 from r1pipe.data.files import map_rows, read_rows
 from r1pipe.data.sources import build_splits
-
-from conftest import SHARED_DATA
 
 
 def _replay(solution: str) -> int:

@@ -5,10 +5,9 @@ import shlex
 
 import yaml
 
+from conftest import REPO, TINY
 from r1pipe.cli import app
 from r1pipe.config import SECTIONS, section_class
-
-from conftest import REPO, TINY
 
 
 def dvc_stages():

@@ -6,14 +6,12 @@ import time
 
 import pytest
 
+from conftest import SHARED_DATA
 from r1pipe.rewards import get_reward
 from r1pipe.rewards.code import last_code_block, split_tests
 from r1pipe.rewards.countdown import check_equation
 from r1pipe.rewards.math import grade_math
 from r1pipe.rewards.pool import TimeoutPool
-from r1pipe.rewards.sandbox import namespaces_work, run_python
-
-from conftest import SHARED_DATA
 
 
 def fenced(code: str) -> str:
@@ -83,7 +81,8 @@ def test_countdown_equations(equation, expected):
 
 
 def test_countdown_exact_values_on_real_rows():
-    rows = [json.loads(line) for line in (SHARED_DATA / "countdown/countdown_test_2000.jsonl").read_text().splitlines()[:2]]
+    lines = (SHARED_DATA / "countdown/countdown_test_2000.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines[:2]]
     assert rows[0]["nums"] == [6, 81, 97, 52] and rows[0]["target"] == 74
     completions = ["<answer>97 - 81 + 52 + 6 = 74</answer>", "<answer>96 - 37 - 7 + 74</answer>",
                    "<answer>96 / (7 - 37 / 74)</answer>"]

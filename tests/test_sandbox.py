@@ -7,10 +7,9 @@ import time
 
 import pytest
 
+from conftest import REPO
 from r1pipe.rewards import get_reward
 from r1pipe.rewards.sandbox import namespaces_work
-
-from conftest import REPO
 
 pytestmark = pytest.mark.skipif(not namespaces_work(), reason="needs Linux namespaces (unshare)")
 

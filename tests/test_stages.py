@@ -9,10 +9,9 @@ from datasets import load_from_disk
 from PIL import Image
 from transformers import AutoModelForCausalLM
 
+from conftest import cli
 from r1pipe.artifacts import content_hash, read_manifest
 from r1pipe.rewards import score
-
-from conftest import cli
 
 
 def weights(path):

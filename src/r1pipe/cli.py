@@ -15,6 +15,7 @@ import typer
 
 from r1pipe import R1pipeError, config
 
+
 def _fail(e: Exception) -> None:
     from r1pipe.progress import console
 

@@ -79,7 +79,7 @@ class TimeoutPool:
                     results[index] = value
                 idle.append(slot)
             now = time.monotonic()
-            for conn, (index, deadline, slot) in list(busy.items()):
+            for conn, (_, deadline, slot) in list(busy.items()):
                 if now >= deadline:
                     busy.pop(conn)
                     self._replace(slot)

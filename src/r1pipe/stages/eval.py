@@ -13,32 +13,19 @@ import time
 from pathlib import Path
 
 from r1pipe.artifacts import write_json_atomic
-from r1pipe.models import require_model_dir
 from r1pipe.config import EvalSection
-from r1pipe.data.io import load_split, require_columns
-from r1pipe.engines import Sampling, make_engine
+from r1pipe.engines import sample_prompts
 from r1pipe.metrics import eval_metrics
 from r1pipe.progress import summary
 from r1pipe.rewards import score_groups
 from r1pipe.rewards.extract import extract_answer
-from r1pipe.seed import seed_everything
 
 
 def run(cfg: EvalSection, model: Path, data: Path, out: Path, split: str = "test", name: str | None = None,
         engine=None) -> dict:
     started = time.time()
-    seed_everything(cfg.seed)
     name = name or Path(out).stem
-    rows = load_split(data, split)
-    require_columns(rows, ["prompt", "answer"], data)
-    if cfg.max_prompts:
-        rows = rows.select(range(min(cfg.max_prompts, len(rows))))
-    rows = rows.to_list()
-    if engine is None:
-        require_model_dir(model)
-        engine = make_engine(cfg.engine, model, batch_size=cfg.batch_size)
-    sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
-    groups = engine.generate([r["prompt"] for r in rows], cfg.k, sampling, cfg.seed, label=f"eval {name}")
+    rows, groups = sample_prompts(cfg, model, data, split, cfg.k, f"eval {name}", engine)
     texts = [[c.text for c in g] for g in groups]
     # pass@1 on code counts a sample right only when every test passes.
     scores = score_groups(rows, groups, {"accuracy": {"code_mode": "binary"}, "format": {}})

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from r1pipe.artifacts import atomic_output, write_manifest
-from r1pipe.models import require_model_dir
 from r1pipe.config import GRPOSection
 from r1pipe.data.io import load_split, require_columns
+from r1pipe.models import require_model_dir
 from r1pipe.progress import summary
 from r1pipe.training.common import work_dir
 from r1pipe.training.grpo import train_grpo

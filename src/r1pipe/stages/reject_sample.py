@@ -18,31 +18,18 @@ from datasets import Dataset
 
 from r1pipe import R1pipeError
 from r1pipe.artifacts import atomic_output, write_json_atomic, write_manifest
-from r1pipe.models import require_model_dir
 from r1pipe.config import RejectSampleSection
-from r1pipe.data.io import load_split, require_columns
 from r1pipe.data.rejection import reject_sample
-from r1pipe.engines import Sampling, make_engine
+from r1pipe.engines import sample_prompts
 from r1pipe.progress import summary
 from r1pipe.rewards import score_groups
-from r1pipe.seed import seed_everything
 
 OUTPUT_COLUMNS = ["prompt", "completion", "prompt_id", "task", "source", "n_tokens"]
 
 
 def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: Path, engine=None) -> dict:
     started = time.time()
-    seed_everything(cfg.seed)
-    rows = load_split(data, "train")
-    require_columns(rows, ["prompt", "answer"], data)
-    if cfg.max_prompts:
-        rows = rows.select(range(min(cfg.max_prompts, len(rows))))
-    rows = rows.to_list()
-    if engine is None:
-        require_model_dir(model)
-        engine = make_engine(cfg.engine, model, batch_size=cfg.batch_size)
-    sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
-    groups = engine.generate([r["prompt"] for r in rows], cfg.n, sampling, cfg.seed, label="reject-sample")
+    rows, groups = sample_prompts(cfg, model, data, "train", cfg.n, "reject-sample", engine)
     scores = score_groups(rows, groups, sorted({"accuracy", "format", *cfg.filters}))
     kept, stats = reject_sample(rows, groups, scores, cfg.filters, cfg.k, cfg.select, cfg.seed)
     lengths = [c.n_tokens for g in groups for c in g]
@@ -56,7 +43,8 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
     table = {c: [r[c] for r in kept] for c in OUTPUT_COLUMNS + reward_columns}
     with atomic_output(out) as tmp:
         Dataset.from_dict(table).save_to_disk(str(tmp))
-        write_manifest(tmp, stage="reject_sample", params=cfg.model_dump(), inputs={"data": data, **({"model": model} if model else {})},
+        inputs = {"data": data, **({"model": model} if model else {})}
+        write_manifest(tmp, stage="reject_sample", params=cfg.model_dump(), inputs=inputs,
                        parent=str(model) if model else None, started=started, extra={"stats": stats})
     summary("reject-sample", {"data": out, "metrics": metrics},
             {"sampled": stats["sampled"], "accepted": stats["accepted"], "kept": stats["kept"],

@@ -11,7 +11,12 @@ from r1pipe.config import GRPOSection
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
 from r1pipe.seed import seed_everything
-from r1pipe.training.common import RichProgressCallback, device_args, quiet, save_log_history
+from r1pipe.training.common import (
+    RichProgressCallback,
+    device_args,
+    quiet,
+    save_log_history,
+)
 
 
 def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path,

@@ -17,7 +17,13 @@ from r1pipe.config import TrainSection
 from r1pipe.models import load_model, load_tokenizer, require_model_dir
 from r1pipe.progress import summary
 from r1pipe.seed import seed_everything
-from r1pipe.training.common import RichProgressCallback, device_args, quiet, save_log_history, work_dir
+from r1pipe.training.common import (
+    RichProgressCallback,
+    device_args,
+    quiet,
+    save_log_history,
+    work_dir,
+)
 
 
 def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path,
