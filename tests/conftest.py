@@ -53,7 +53,7 @@ CHAIN = [
     ("distill", "--data", "data/sft", "--out", "models/student"),
     *[("eval", "--model", f"models/{m}", "--data", "data/prompts", "--out", f"metrics/eval/{m}.json")
       for m in ["base", "A", "B", "C", "D", "student"]],
-    ("report", "--metrics-dir", "metrics/eval", "--out", "reports"),
+    ("report", "--metrics-dir", "metrics/eval", "--models-dir", "models", "--out", "reports"),
 ]
 
 

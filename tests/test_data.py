@@ -7,8 +7,9 @@ from conftest import SHARED_DATA
 from r1pipe import R1pipeError
 from r1pipe.config import PrepareSection, Source
 from r1pipe.data import arithmetic
-from r1pipe.data.files import map_rows, read_rows
+from r1pipe.data.files import read_rows
 from r1pipe.data.sources import build_splits
+from r1pipe.data.tasks import to_rows
 
 
 def _replay(solution: str) -> int:
@@ -69,8 +70,40 @@ def test_malformed_rows_are_clear_errors(tmp_path):
     with pytest.raises(R1pipeError, match=r"bad.jsonl:2: malformed JSON"):
         read_rows(bad)
     with pytest.raises(R1pipeError, match=r"row 0: missing column 'problem'"):
-        map_rows([{"question": "q", "answer": "1"}], {"question": "problem"}, "plain", "f.jsonl")
+        to_rows([{"question": "q", "answer": "1"}], "math", {"question": "problem"}, where="f.jsonl")
     with pytest.raises(R1pipeError, match=r"row 0: cannot read a gsm8k answer"):
-        map_rows([{"question": "q", "answer": "no marker"}], {}, "gsm8k", "f.jsonl")
+        to_rows([{"question": "q", "answer": "no marker"}], "math", {}, "gsm8k", where="f.jsonl")
+    with pytest.raises(R1pipeError, match=r"row 0: missing column 'nums'"):
+        to_rows([{"numbers": [1]}], "countdown", {"numbers": "nums"}, where="c.jsonl")
     with pytest.raises(R1pipeError, match="task file not found"):
         read_rows(tmp_path / "missing.jsonl")
+
+
+def test_every_ready_made_benchmark_loads_from_the_shared_data():
+    from r1pipe.config import Benchmark
+    from r1pipe.data import benchmarks
+
+    for name, ready in benchmarks.READY.items():
+        if name == "arithmetic":
+            continue
+        b = benchmarks.resolve(Benchmark(name=name, limit=3), str(SHARED_DATA))
+        assert b.source == str(SHARED_DATA / ready["local"])
+        rows = benchmarks.load(b, prompts_dir=None, system_prompt="think")
+        assert len(rows) == 3 and rows[0]["prompt"][0] == {"role": "system", "content": "think"}
+        assert rows[0]["task"] == b.task and rows[0]["prompt"][1]["content"]
+        if b.task == "math":
+            assert rows[0]["answer"]
+    he = benchmarks.load(benchmarks.resolve(Benchmark(name="humaneval", limit=1), str(SHARED_DATA)), None, "")
+    assert "def has_close_elements" in he[0]["prompt"][-1]["content"] and he[0]["entry_point"] == "has_close_elements"
+    cd = benchmarks.load(benchmarks.resolve(Benchmark(name="countdown", limit=1), str(SHARED_DATA)), None, "")
+    assert cd[0]["numbers"] == [6, 81, 97, 52] and cd[0]["answer"] == "74" and "74" in cd[0]["prompt"][-1]["content"]
+
+
+def test_a_ready_made_benchmark_without_local_copy_falls_back_to_the_hub(tmp_path):
+    from r1pipe.config import Benchmark
+    from r1pipe.data import benchmarks
+
+    b = benchmarks.resolve(Benchmark(name="gsm8k"), str(tmp_path))
+    assert b.source == "openai/gsm8k" and b.subset == "main" and b.answer_format == "gsm8k"
+    with pytest.raises(R1pipeError, match="hub dataset 'openai/gsm8k' .* is not available"):
+        benchmarks.load(b, None, "")

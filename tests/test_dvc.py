@@ -1,5 +1,6 @@
 """Real DVC in a temporary git repo: the pipeline reruns exactly the stages whose inputs changed."""
 
+import json
 import os
 import re
 import shutil
@@ -59,8 +60,14 @@ def test_repro_runs_everything_then_nothing(repo):
 
 
 def test_distill_seed_reruns_only_distill_its_eval_and_report(repo):
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline"], repo)
     set_param(repo, "distill", "seed", 1)
     assert ran(run(["dvc", "repro"], repo)) == {"distill", "eval@student", "report"}
+    diff = json.loads(subprocess.run(["dvc", "metrics", "diff", "--json"], cwd=repo, capture_output=True,
+                                     text=True, check=True).stdout)
+    assert set(diff) == {"metrics/eval/student.json"}
+    assert any(change["diff"] for change in diff["metrics/eval/student.json"].values())
 
 
 def test_coldstart_seed_reruns_everything_downstream_of_A(repo):

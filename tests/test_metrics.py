@@ -1,10 +1,12 @@
+import itertools
+import json
 import math
 
 import pytest
 
 from r1pipe.config import EvalSection
 from r1pipe.engines import Completion
-from r1pipe.metrics import eval_metrics, majority, mean_se
+from r1pipe.metrics import eval_metrics, majority, mean_se, pass_at_k
 from r1pipe.stages import eval as eval_stage
 
 
@@ -56,8 +58,26 @@ def test_eval_stage_on_known_completions(tmp_path):
         ["<think>d</think><answer>0.5</answer>", "<answer>2</answer>", "<answer>3</answer>"],
     ])
     out = tmp_path / "metrics" / "X.json"
-    m = eval_stage.run(EvalSection(k=3), model=None, data=tmp_path / "prompts", out=out, engine=engine)
+    result = eval_stage.run(EvalSection(k=3, pass_k=2), model=None, data=tmp_path / "prompts", out=out, engine=engine)
+    m = result["arithmetic"]
+    # pass@2 from 3 samples with c right: 1 - C(3-c, 2) / C(3, 2): c=2 -> 1, c=1 -> 2/3
+    assert m["pass@2"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
     assert m["pass@1"] == pytest.approx((2 / 3 + 1 / 3 + 1 / 3) / 3)
     assert m["cons@k"] == pytest.approx(2 / 3)  # "12" right; "6" wrong; 3-way tie -> first, "0.5", right
     assert m["format_rate"] == pytest.approx((2 / 3 + 1 / 3 + 1 / 3) / 3)
-    assert m["model"] == "X" and out.is_file() and out.with_suffix(".samples.json").is_file()
+    assert json.loads(out.read_text())["arithmetic"] == m and out.with_suffix(".samples.json").is_file()
+
+
+@pytest.mark.parametrize("n, c, k", [(5, 0, 1), (5, 2, 1), (5, 2, 2), (6, 3, 4), (8, 1, 3), (4, 4, 2), (10, 7, 5)])
+def test_pass_at_k_matches_a_brute_force_count(n, c, k):
+    """The estimator equals the share of all k-subsets of the n samples that hold a correct one."""
+    samples = [1] * c + [0] * (n - c)
+    subsets = list(itertools.combinations(range(n), k))
+    brute = sum(any(samples[i] for i in s) for s in subsets) / len(subsets)
+    assert pass_at_k(n, c, k) == pytest.approx(brute)
+
+
+def test_cons_at_k_tie_between_right_and_wrong_goes_to_the_first():
+    m = eval_metrics(answers=[["1", "2"], ["2", "1"]], correct=[[1.0, 0.0], [0.0, 1.0]],
+                     formats=[[1.0, 1.0], [1.0, 1.0]], n_tokens=[[1, 1], [1, 1]])
+    assert m["cons@k"] == 0.5 and m["pass@1"] == 0.5

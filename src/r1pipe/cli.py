@@ -119,22 +119,21 @@ def distill(data: DataDir = Path("data/sft"), out: Out = Path("models/student"),
 
 @app.command("eval")
 def eval_(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts"),
-          out: Out = Path("metrics/eval/A.json"),
-          split: Annotated[str, typer.Option(help="Dataset split to evaluate.")] = "test",
-          params: Params = Path("params.yaml"), section: Section = None):
-    """pass@1 over k samples and majority-vote cons@k on held-out prompts."""
+          out: Out = Path("metrics/eval/A.json"), params: Params = Path("params.yaml"), section: Section = None):
+    """pass@1 over k samples, cons@k and pass@k on held-out prompts and benchmarks."""
     from r1pipe.stages import eval as stage
 
-    stage.run(_section(params, section or "eval", config.EvalSection), model, data, out, split)
+    stage.run(_section(params, section or "eval", config.EvalSection), model, data, out)
 
 
 @app.command()
 def report(metrics_dir: Annotated[Path, typer.Option(help="Directory of eval metrics.")] = Path("metrics/eval"),
+           models_dir: Annotated[Path, typer.Option(help="Where B and D keep train_log.json.")] = Path("models"),
            out: Out = Path("reports"), params: Params = Path("params.yaml"), section: Section = None):
     """Render the table of every model's metrics, with plots and samples."""
     from r1pipe.stages import report as stage
 
-    stage.run(_section(params, section or "report", config.ReportSection), metrics_dir, out)
+    stage.run(_section(params, section or "report", config.ReportSection), metrics_dir, out, models_dir)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from r1pipe import R1pipeError
+from r1pipe.data.templates import SYSTEM_PROMPT
 
 
 class Section(BaseModel):
@@ -59,40 +60,54 @@ class BaseSection(Section, ModelRef):
 # --------------------------------------------------------------------------- data
 
 
+TaskName = Literal["math", "code", "countdown"]
+AnswerFormat = Literal["plain", "gsm8k", "boxed"]
+
+
 class Source(BaseModel):
     """One task source for `prepare`.
 
     ``kind: arithmetic`` generates word problems with integer answers and worked
-    solutions. ``kind: file`` reads jsonl/parquet; ``columns`` maps the file's
-    column names to ``question`` and ``answer`` (and optionally ``solution``).
+    solutions. ``kind: file`` reads ``train``/``test`` jsonl or parquet files;
+    ``kind: hub`` reads the ``train``/``test`` splits of the hub dataset ``dataset``.
+    ``columns`` maps r1pipe's column names (question, answer, solution, tests,
+    entry_point, setup, numbers, target) to the source's.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    kind: Literal["arithmetic", "file"]
-    task: Literal["math"] = "math"
+    kind: Literal["arithmetic", "file", "hub"]
+    task: TaskName = "math"
     # arithmetic
     n_train: int = Field(0, ge=0)
     n_test: int = Field(0, ge=0)
     difficulty: int = Field(1, ge=1, le=5, description="Number of operations and size of the numbers.")
-    # file
-    train: str | None = None
+    # file / hub
+    train: str | None = Field(None, description="file: a path; hub: a split name")
     test: str | None = None
+    dataset: str | None = Field(None, description="hub: the dataset id")
+    subset: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
-    answer_format: Literal["plain", "gsm8k", "boxed"] = Field(
-        "plain", description="How to pull the gold answer out of the answer column."
-    )
+    answer_format: AnswerFormat = Field("plain", description="How to pull the gold answer out of the answer column.")
+    question_template: str | None = Field(None, description="e.g. 'Solve: {question}'; fields are the row's columns.")
     limit_train: int | None = Field(None, ge=1)
     limit_test: int | None = Field(None, ge=1)
 
 
 class PrepareSection(Section):
-    system_prompt: str = (
-        "You are a helpful assistant. First think about the problem step by step inside "
-        "<think> </think> tags, then give only the final answer inside <answer> </answer> tags."
-    )
+    system_prompt: str = SYSTEM_PROMPT
     sources: list[Source] = Field(min_length=1)
+
+    @field_validator("sources")
+    @classmethod
+    def _complete(cls, sources: list[Source]) -> list[Source]:
+        for s in sources:
+            if s.kind == "hub" and not s.dataset:
+                raise ValueError(f"{s.name}: a hub source needs `dataset` (the hub id)")
+            if s.kind != "arithmetic" and not (s.train or s.test):
+                raise ValueError(f"{s.name}: a {s.kind} source needs `train` and/or `test`")
+        return sources
 
 
 # --------------------------------------------------------------------------- training
@@ -191,9 +206,50 @@ class RejectSampleSection(SamplingSection):
     select: Literal["shortest", "random", "first"] = "shortest"
 
 
+class Benchmark(BaseModel):
+    """One eval benchmark. Fields left out come from the ready-made definition of the same name
+    (see ``r1pipe.data.benchmarks.READY``): arithmetic, gsm8k, math500, aime2024, aime2025, amc23,
+    humaneval, mbpp, countdown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    source: str | None = Field(None, description="'prompts' (the prepared test split), a file, or a hub id.")
+    subset: str | None = None
+    split: str | None = None
+    task: TaskName | None = None
+    columns: dict[str, str] | None = None
+    answer_format: AnswerFormat | None = None
+    question_template: str | None = None
+    limit: int | None = Field(None, ge=1, description="Evaluate at most this many problems.")
+    k: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_new_tokens: int | None = Field(None, ge=1)
+
+
 class EvalSection(SamplingSection):
     k: int = Field(4, ge=1, description="Samples per prompt for pass@1 and cons@k.")
+    pass_k: int | None = Field(None, ge=1, description="Also report unbiased pass@k for this k (<= k).")
     n_examples: int = Field(3, ge=0, description="Sample completions kept for the report.")
+    data_dir: str | None = Field(None, description="Where local copies of the ready-made benchmarks live.")
+    system_prompt: str = Field(SYSTEM_PROMPT, description="For benchmarks read from files or the hub.")
+    benchmarks: list[str | Benchmark] = Field(default_factory=lambda: ["arithmetic"], min_length=1,
+                                              validate_default=True)
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _ready_made(cls, benchmarks):
+        from r1pipe.data.benchmarks import READY
+
+        out = [Benchmark(name=b) if isinstance(b, str) else b for b in benchmarks]
+        for b in out:
+            if b.name not in READY and b.source is None:
+                raise ValueError(f"{b.name}: not a ready-made benchmark ({', '.join(READY)}), so it needs a source")
+        names = [b.name for b in out]
+        if len(set(names)) != len(names):
+            raise ValueError("benchmark names must be unique")
+        return out
 
 
 class ReportSection(Section):

@@ -40,8 +40,17 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(var / n)
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct (Chen et al. 2021): 1 - C(n-c, k) / C(n, k)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
 def eval_metrics(answers: list[list[str | None]], correct: list[list[float]], formats: list[list[float]],
-                 n_tokens: list[list[int]]) -> dict:
+                 n_tokens: list[list[int]], pass_k: int | None = None) -> dict:
+    """pass@1 (mean over the k samples), cons@k (majority vote), optional unbiased pass@``pass_k``,
+    format rate and mean length; each rate with its standard error over prompts."""
     per_prompt_pass = [sum(c) / len(c) for c in correct]
     per_prompt_cons = []
     for ans, cor in zip(answers, correct):
@@ -51,7 +60,12 @@ def eval_metrics(answers: list[list[str | None]], correct: list[list[float]], fo
     cons, cons_se = mean_se(per_prompt_cons)
     fmt, fmt_se = mean_se([sum(f) / len(f) for f in formats])
     tokens = [t for row in n_tokens for t in row]
+    extra = {}
+    if pass_k and correct and pass_k <= len(correct[0]):
+        extra[f"pass@{pass_k}"], extra[f"pass@{pass_k}_se"] = mean_se(
+            [pass_at_k(len(c), int(sum(x == 1.0 for x in c)), pass_k) for c in correct])
     return {
+        **extra,
         "n_prompts": len(correct),
         "k": len(correct[0]) if correct else 0,
         "pass@1": pass1,

@@ -1,7 +1,8 @@
-"""Local jsonl / parquet task files with a column mapping (GSM8K, MATH-500, ...)."""
+"""Reading task rows from local jsonl / parquet files or hub datasets, and gold answers out of them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -9,7 +10,19 @@ from pathlib import Path
 from r1pipe import R1pipeError
 
 
+def read_hub(dataset: str, split: str, subset: str | None = None) -> list[dict]:
+    """A hub dataset's split as rows; offline, a one-line error that says so."""
+    from datasets import load_dataset
+
+    try:
+        return load_dataset(dataset, subset, split=split).to_list()
+    except Exception as e:  # noqa: BLE001 - the datasets library raises many kinds; all mean "not available"
+        reason = str(e).splitlines()[0][:120]
+        raise R1pipeError(f"hub dataset {dataset!r} (split {split!r}) is not available: {reason}") from None
+
+
 def read_rows(path: str | Path) -> list[dict]:
+    """Rows of a .jsonl, .jsonl.gz or .parquet file; a malformed line is an error naming it."""
     path = Path(path)
     if not path.is_file():
         raise R1pipeError(f"task file not found: {path}")
@@ -17,20 +30,25 @@ def read_rows(path: str | Path) -> list[dict]:
         import pyarrow.parquet as pq
 
         return pq.read_table(path).to_pylist()
-    if path.suffix not in (".jsonl", ".json"):
-        raise R1pipeError(f"{path}: unsupported file type (use .jsonl or .parquet)")
+    if not path.name.endswith((".jsonl", ".json", ".jsonl.gz")):
+        raise R1pipeError(f"{path}: unsupported file type (use .jsonl, .jsonl.gz or .parquet)")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        return _json_lines(f, path)
+
+
+def _json_lines(lines, path) -> list[dict]:
     rows = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise R1pipeError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise R1pipeError(f"{path}:{lineno}: expected a JSON object per line")
-            rows.append(row)
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise R1pipeError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise R1pipeError(f"{path}:{lineno}: expected a JSON object per line")
+        rows.append(row)
     return rows
 
 
@@ -45,19 +63,3 @@ def gold_from(text: str, fmt: str) -> str:
 
         return last_boxed(text) or ""
     return text
-
-
-def map_rows(rows: list[dict], columns: dict[str, str], answer_format: str, where: str) -> list[dict]:
-    """Rename columns to question/answer(/solution) and extract the gold answer."""
-    mapping = {"question": "question", "answer": "answer", **columns}
-    out = []
-    for i, row in enumerate(rows):
-        missing = [src for dst, src in mapping.items() if dst != "solution" and src not in row]
-        if missing:
-            raise R1pipeError(f"{where}: row {i}: missing column {missing[0]!r} (have: {', '.join(row)})")
-        answer = gold_from(row[mapping["answer"]], answer_format)
-        if not answer:
-            raise R1pipeError(f"{where}: row {i}: cannot read a {answer_format} answer from {mapping['answer']!r}")
-        solution = str(row.get(mapping.get("solution", ""), "") or "")
-        out.append({"question": str(row[mapping["question"]]), "answer": answer, "solution": solution})
-    return out

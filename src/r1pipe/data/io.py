@@ -59,3 +59,12 @@ def sft_pairs(ds: Dataset, where: str | Path) -> Dataset:
         lambda r: {"completion": [{"role": "assistant", "content": render_completion(r["solution"], r["answer"])}]},
         remove_columns=[c for c in ds.column_names if c != "prompt"],
     )
+
+
+def load_prompts(path: str | Path, split: str, limit: int | None = None) -> list[dict]:
+    """Prompt rows of one split as dicts, at most ``limit`` of them."""
+    ds = load_split(path, split)
+    require_columns(ds, ["prompt", "answer"], path)
+    if limit:
+        ds = ds.select(range(min(limit, len(ds))))
+    return ds.to_list()

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from r1pipe.config import PrepareSection, Source
 from r1pipe.data import arithmetic
-from r1pipe.data.files import map_rows, read_rows
+from r1pipe.data.files import read_hub, read_rows
+from r1pipe.data.tasks import EMPTY, to_rows
 from r1pipe.data.templates import make_prompt
 
 
 def _raw(source: Source, split: str, seed: int, exclude: set[str]) -> list[dict]:
     if source.kind == "arithmetic":
         n = source.n_train if split == "train" else source.n_test
-        return arithmetic.generate(n, source.difficulty, seed=seed * 2 + (split == "test"), exclude=exclude)
-    path = source.train if split == "train" else source.test
-    if not path:
+        rows = arithmetic.generate(n, source.difficulty, seed=seed * 2 + (split == "test"), exclude=exclude)
+        return [{**EMPTY, **r} for r in rows]
+    where = source.train if split == "train" else source.test
+    if not where:
         return []
     limit = source.limit_train if split == "train" else source.limit_test
-    rows = read_rows(path)[:limit]
-    return map_rows(rows, source.columns, source.answer_format, where=path)
+    raw = read_rows(where) if source.kind == "file" else read_hub(source.dataset, where, source.subset)
+    return to_rows(raw[:limit], source.task, source.columns, source.answer_format, source.question_template, where)
 
 
 def build_splits(cfg: PrepareSection) -> dict[str, list[dict]]:
@@ -29,14 +31,7 @@ def build_splits(cfg: PrepareSection) -> dict[str, list[dict]]:
             raw = _raw(source, split, cfg.seed, exclude=seen)
             seen.update(r["question"] for r in raw)
             for i, r in enumerate(raw):
-                splits[split].append(
-                    {
-                        "id": f"{source.name}/{split}/{i}",
-                        "source": source.name,
-                        "task": source.task,
-                        "prompt": make_prompt(cfg.system_prompt, r["question"]),
-                        "answer": r["answer"],
-                        "solution": r["solution"],
-                    }
-                )
+                question = r.pop("question")
+                splits[split].append({"id": f"{source.name}/{split}/{i}", "source": source.name, "task": source.task,
+                                      "prompt": make_prompt(cfg.system_prompt, question), **r})
     return splits

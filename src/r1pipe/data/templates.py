@@ -4,6 +4,11 @@ from __future__ import annotations
 
 THINK_TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
 
+SYSTEM_PROMPT = (
+    "You are a helpful assistant. First think about the problem step by step inside "
+    "<think> </think> tags, then give only the final answer inside <answer> </answer> tags."
+)
+
 
 def make_prompt(system_prompt: str, question: str) -> list[dict]:
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []

@@ -50,24 +50,12 @@ def make_engine(name: str, model_dir, batch_size: int = 16):
     raise R1pipeError("engine 'vllm' is not available in this version of r1pipe; use engine: hf")
 
 
-def sample_prompts(cfg, model, data, split: str, n: int, label: str, engine=None):
-    """Load a split's prompt rows (at most ``cfg.max_prompts``) and sample ``n`` completions for each.
 
-    Shared by reject-sample and eval; ``cfg`` is a SamplingSection. ``engine`` may be
-    given (tests use a fake one); otherwise ``cfg.engine`` picks one for ``model``.
-    """
-    from r1pipe.data.io import load_split, require_columns
+def open_engine(cfg, model, engine=None):
+    """The engine ``cfg.engine`` picks for ``model`` (a SamplingSection), unless one is given (tests)."""
+    if engine is not None:
+        return engine
     from r1pipe.models import require_model_dir
-    from r1pipe.seed import seed_everything
 
-    seed_everything(cfg.seed)
-    rows = load_split(data, split)
-    require_columns(rows, ["prompt", "answer"], data)
-    if cfg.max_prompts:
-        rows = rows.select(range(min(cfg.max_prompts, len(rows))))
-    rows = rows.to_list()
-    if engine is None:
-        require_model_dir(model)
-        engine = make_engine(cfg.engine, model, batch_size=cfg.batch_size)
-    sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
-    return rows, engine.generate([r["prompt"] for r in rows], n, sampling, cfg.seed, label=label)
+    require_model_dir(model)
+    return make_engine(cfg.engine, model, batch_size=cfg.batch_size)

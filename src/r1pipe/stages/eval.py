@@ -1,10 +1,13 @@
-"""`r1pipe eval`: pass@1 over k samples and cons@k on a model's held-out prompts.
+"""`r1pipe eval`: pass@1 over k samples, cons@k and more, on every configured benchmark.
 
-    r1pipe eval --model models/A --data data/prompts --split test --out metrics/eval/A.json
+    r1pipe eval --model models/A --data data/prompts --out metrics/eval/A.json
 
-Sampling follows the paper (temperature 0.6, top-p 0.95 by default). The
-metrics JSON is what `dvc metrics show/diff` compares; a few sample
-completions go next to it (``A.samples.json``) for the report.
+Benchmarks come from ``eval.benchmarks``: ready-made ones by name (arithmetic,
+gsm8k, math500, aime2024, aime2025, amc23, humaneval, mbpp, countdown) or your
+own files and hub datasets. Sampling follows the paper (temperature 0.6, top-p
+0.95 by default). The metrics JSON, one block per benchmark, is what
+`dvc metrics show/diff` compares; a few sample completions go next to it
+(``A.samples.json``) for the report.
 """
 
 from __future__ import annotations
@@ -14,38 +17,56 @@ from pathlib import Path
 
 from r1pipe.artifacts import write_json_atomic
 from r1pipe.config import EvalSection
-from r1pipe.engines import sample_prompts
+from r1pipe.data import benchmarks
+from r1pipe.engines import Sampling, open_engine
 from r1pipe.metrics import eval_metrics
 from r1pipe.progress import summary
 from r1pipe.rewards import score_groups
 from r1pipe.rewards.extract import extract_answer
+from r1pipe.seed import seed_everything
 
 
-def run(cfg: EvalSection, model: Path, data: Path, out: Path, split: str = "test", name: str | None = None,
-        engine=None) -> dict:
-    started = time.time()
-    name = name or Path(out).stem
-    rows, groups = sample_prompts(cfg, model, data, split, cfg.k, f"eval {name}", engine)
-    texts = [[c.text for c in g] for g in groups]
+def evaluate(engine, rows: list[dict], k: int, sampling: Sampling, seed: int, pass_k: int | None, label: str,
+             n_examples: int) -> tuple[dict, list[dict]]:
+    """Metrics of one benchmark's rows, and a few example completions."""
+    groups = engine.generate([r["prompt"] for r in rows], k, sampling, seed, label=label)
     # pass@1 on code counts a sample right only when every test passes.
     scores = score_groups(rows, groups, {"accuracy": {"code_mode": "binary"}, "format": {}})
     # A prompt whose gold answer cannot be graded (accuracy None) is left out, and counted.
     keep = [i for i, s in enumerate(scores) if None not in s["accuracy"]]
     metrics = eval_metrics(
-        answers=[[extract_answer(t) for t in texts[i]] for i in keep],
+        answers=[[extract_answer(c.text) for c in groups[i]] for i in keep],
         correct=[scores[i]["accuracy"] for i in keep],
         formats=[scores[i]["format"] for i in keep],
         n_tokens=[[c.n_tokens for c in groups[i]] for i in keep],
+        pass_k=pass_k,
     )
-    metrics.update(model=name, skipped_ungradable=len(rows) - len(keep),
-                   temperature=cfg.temperature, top_p=cfg.top_p, seconds=round(time.time() - started, 2))
-    examples = [
-        {"prompt": rows[i]["prompt"][-1]["content"], "answer": rows[i]["answer"], "completion": texts[i][0],
-         "correct": scores[i]["accuracy"][0]}
-        for i in range(min(cfg.n_examples, len(rows)))
-    ]
+    metrics.update(skipped_ungradable=len(rows) - len(keep), temperature=sampling.temperature, top_p=sampling.top_p)
+    examples = [{"prompt": rows[i]["prompt"][-1]["content"], "answer": rows[i]["answer"],
+                 "completion": groups[i][0].text, "correct": scores[i]["accuracy"][0]}
+                for i in range(min(n_examples, len(rows)))]
+    return metrics, examples
+
+
+def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None = None, engine=None) -> dict:
+    started = time.time()
+    seed_everything(cfg.seed)
+    name = name or Path(out).stem
+    engine = open_engine(cfg, model, engine)
+    results, examples = {}, {}
+    for bench in cfg.benchmarks:
+        b = benchmarks.resolve(bench, cfg.data_dir)
+        if b.limit is None and cfg.max_prompts:
+            b.limit = cfg.max_prompts
+        rows = benchmarks.load(b, data, cfg.system_prompt)
+        sampling = Sampling(cfg.temperature if b.temperature is None else b.temperature,
+                            b.top_p or cfg.top_p, b.max_new_tokens or cfg.max_new_tokens)
+        results[b.name], examples[b.name] = evaluate(engine, rows, b.k or cfg.k, sampling, cfg.seed, cfg.pass_k,
+                                                     f"eval {name}: {b.name}", cfg.n_examples)
+    results["seconds"] = round(time.time() - started, 2)
     write_json_atomic(Path(out).with_suffix(".samples.json"), examples)
-    write_json_atomic(out, metrics)
-    summary(f"eval {name}", {"metrics": out}, {k: metrics[k] for k in ("pass@1", "cons@k", "format_rate",
-                                                                         "mean_tokens")}, started)
-    return metrics
+    write_json_atomic(out, results)
+    numbers = {f"{b} {key}": m[key] for b, m in results.items() if isinstance(m, dict)
+               for key in ("pass@1", "cons@k", "format_rate")}
+    summary(f"eval {name}", {"metrics": out}, numbers, started)
+    return results

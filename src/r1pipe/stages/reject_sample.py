@@ -19,17 +19,23 @@ from datasets import Dataset
 from r1pipe import R1pipeError
 from r1pipe.artifacts import atomic_output, write_json_atomic, write_manifest
 from r1pipe.config import RejectSampleSection
+from r1pipe.data.io import load_prompts
 from r1pipe.data.rejection import reject_sample
-from r1pipe.engines import sample_prompts
+from r1pipe.engines import Sampling, open_engine
 from r1pipe.progress import summary
 from r1pipe.rewards import score_groups
+from r1pipe.seed import seed_everything
 
 OUTPUT_COLUMNS = ["prompt", "completion", "prompt_id", "task", "source", "n_tokens"]
 
 
 def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: Path, engine=None) -> dict:
     started = time.time()
-    rows, groups = sample_prompts(cfg, model, data, "train", cfg.n, "reject-sample", engine)
+    seed_everything(cfg.seed)
+    rows = load_prompts(data, "train", cfg.max_prompts)
+    engine = open_engine(cfg, model, engine)
+    sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
+    groups = engine.generate([r["prompt"] for r in rows], cfg.n, sampling, cfg.seed, label="reject-sample")
     scores = score_groups(rows, groups, sorted({"accuracy", "format", *cfg.filters}))
     kept, stats = reject_sample(rows, groups, scores, cfg.filters, cfg.k, cfg.select, cfg.seed)
     lengths = [c.n_tokens for g in groups for c in g]

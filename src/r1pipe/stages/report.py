@@ -1,9 +1,12 @@
-"""`r1pipe report`: one table of every model's eval metrics, plus a plot and samples.
+"""`r1pipe report`: what every stage did, in one markdown page with plots.
 
-    r1pipe report --metrics-dir metrics/eval --out reports
+    r1pipe report --metrics-dir metrics/eval --models-dir models --out reports
 
-Writes ``reports/report.md`` (rows base, A, B, C, D, student) and
-``reports/pass_at_1.png``.
+Writes ``reports/report.md``: a table of models (base, A, B, C, D, student)
+against benchmarks laid out like the paper's, a second table with format rate
+and length, ``pass_at_1.png`` (accuracy per stage), ``rl_curves.png`` (reward and
+completion length over the steps of each RL stage) and a sample completion per
+model and benchmark.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ from r1pipe.artifacts import atomic_output
 from r1pipe.config import ReportSection
 from r1pipe.progress import summary
 
-COLUMNS = [("pass@1", "pass@1"), ("cons@k", "cons@k"), ("format_rate", "format"), ("mean_tokens", "tokens")]
-
 ROLES = {
     "base": "base model",
     "A": "cold start (SFT)",
@@ -27,67 +28,116 @@ ROLES = {
     "D": "all-scenario RL (the R1)",
     "student": "distilled student",
 }
+RL_STAGES = {"B": "rl_reasoning", "D": "rl_all"}
 
 
-def _cell(m: dict, key: str) -> str:
-    value = m.get(key)
-    if value is None:
+def _pct(m: dict, key: str) -> str:
+    if m.get(key) is None:
         return "—"
     se = m.get(f"{key}_se")
-    if key == "mean_tokens":
-        return f"{value:.1f}"
-    return f"{100 * value:.1f} ± {100 * se:.1f}" if se else f"{100 * value:.1f}"
+    return f"{100 * m[key]:.1f} ± {100 * se:.1f}" if se else f"{100 * m[key]:.1f}"
 
 
-def table(metrics: dict[str, dict], order: list[str]) -> str:
-    k = next((m["k"] for m in metrics.values()), "k")
-    head = ["model", "stage"] + [label.replace("@k", f"@{k}") for _, label in COLUMNS] + ["prompts"]
+def _table(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in order:
-        m = metrics.get(name)
-        if m is None:
-            continue
-        cells = [name, ROLES.get(name, "")] + [_cell(m, key) for key, _ in COLUMNS] + [str(m.get("n_prompts", ""))]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def plot(metrics: dict[str, dict], order: list[str], path: Path) -> None:
-    import matplotlib
+def tables(metrics: dict[str, dict], order: list[str]) -> tuple[str, str]:
+    """The paper-style accuracy table and the format/length table."""
+    names = [n for n in order if n in metrics]
+    benches = [b for b, m in metrics[names[0]].items() if isinstance(m, dict)]
+    head = ["model", "stage"]
+    for b in benches:
+        k = metrics[names[0]][b].get("k", "k")
+        head += [f"{b} pass@1", f"{b} cons@{k}"]
+    accuracy = [[n, ROLES.get(n, "")] + [c for b in benches for c in (_pct(metrics[n].get(b, {}), "pass@1"),
+                                                                       _pct(metrics[n].get(b, {}), "cons@k"))]
+                for n in names]
+    head2 = ["model"] + [c for b in benches for c in (f"{b} format", f"{b} tokens")]
+    shape = [[n] + [c for b in benches for c in (_pct(metrics[n].get(b, {}), "format_rate"),
+                                                  f"{metrics[n].get(b, {}).get('mean_tokens', 0):.1f}")]
+             for n in names]
+    return _table(head, accuracy), _table(head2, shape)
 
-    matplotlib.use("Agg")
+
+def plot_accuracy(metrics: dict[str, dict], order: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = [n for n in order if n in metrics]
+    benches = [b for b, m in metrics[names[0]].items() if isinstance(m, dict)]
+    width = 0.8 / len(benches)
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    ax.bar(names, [100 * metrics[n]["pass@1"] for n in names],
-           yerr=[100 * metrics[n].get("pass@1_se", 0) for n in names], capsize=4, color="#4c72b0")
+    for j, b in enumerate(benches):
+        xs = [i + j * width for i in range(len(names))]
+        ax.bar(xs, [100 * metrics[n].get(b, {}).get("pass@1", 0) for n in names], width,
+               yerr=[100 * metrics[n].get(b, {}).get("pass@1_se", 0) for n in names], capsize=3, label=b)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))], names)
     ax.set_ylabel("pass@1 (%)")
-    ax.set_title("pass@1 per stage")
+    ax.set_title("held-out pass@1 per stage")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-def run(cfg: ReportSection, metrics_dir: Path, out: Path) -> None:
+def plot_curves(logs: dict[str, list[dict]], path: Path) -> None:
+    """Reward and mean completion length per step: the paper's "thinking grows" figure, per RL stage."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    for name, log in logs.items():
+        steps = [h for h in log if "reward" in h]
+        ax1.plot([h["step"] for h in steps], [h["reward"] for h in steps], label=f"{name} ({RL_STAGES[name]})")
+        ax2.plot([h["step"] for h in steps], [h.get("completions/mean_length", 0) for h in steps], label=name)
+    ax1.set(xlabel="step", ylabel="mean reward", title="reward")
+    ax2.set(xlabel="step", ylabel="tokens", title="mean completion length")
+    ax1.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _rl_logs(models_dir: Path | None) -> dict[str, list[dict]]:
+    logs = {}
+    for name in RL_STAGES:
+        f = Path(models_dir or "") / name / "train_log.json"
+        if models_dir and f.is_file():
+            steps = [h for h in json.loads(f.read_text()) if "reward" in h]
+            logs[name] = [dict(h, step=i + 1) for i, h in enumerate(steps)]
+    return logs
+
+
+def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | None = None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
     started = time.time()
-    metrics = {}
-    for name in cfg.models:
-        f = Path(metrics_dir) / f"{name}.json"
-        if f.is_file():
-            metrics[name] = json.loads(f.read_text())
+    metrics = {n: json.loads((Path(metrics_dir) / f"{n}.json").read_text())
+               for n in cfg.models if (Path(metrics_dir) / f"{n}.json").is_file()}
     if not metrics:
         raise R1pipeError(f"no eval metrics in {metrics_dir} for any of: {', '.join(cfg.models)}")
-    parts = ["# r1pipe report", "", "Held-out pass@1 (mean ± standard error over prompts, in %), majority vote "
-             "cons@k, format rate and mean completion length, per model of the chain.", "",
-             table(metrics, cfg.models), "", "![pass@1 per stage](pass_at_1.png)", ""]
+    accuracy, shape = tables(metrics, cfg.models)
+    logs = _rl_logs(models_dir)
+    parts = ["# r1pipe report", "",
+             "Held-out accuracy of every model in the chain: pass@1 is the mean correctness over k samples, "
+             "cons@k the majority vote; both in %, ± the standard error over prompts.", "", accuracy, "",
+             "Format rate (one `<think>` block, then one `<answer>`) and mean completion length in tokens:", "",
+             shape, "", "![pass@1 per stage](pass_at_1.png)", ""]
+    if logs:
+        parts += ["## RL training curves", "", "![RL curves](rl_curves.png)", ""]
+    parts += ["## Samples", ""]
     for name in metrics:
         samples = Path(metrics_dir) / f"{name}.samples.json"
         if samples.is_file():
-            for ex in json.loads(samples.read_text())[:1]:
-                parts += [f"### {name}: a sample", "", f"**prompt:** {ex['prompt']}", "",
-                          "```", ex["completion"], "```", f"gold `{ex['answer']}`, correct: {ex['correct']}", ""]
+            for bench, examples in json.loads(samples.read_text()).items():
+                for ex in examples[:1]:
+                    parts += [f"<details><summary>{name} on {bench}: correct = {ex['correct']}</summary>", "",
+                              f"**prompt:** {ex['prompt']}", "", "```", ex["completion"], "```",
+                              f"gold: `{ex['answer']}`", "</details>", ""]
     with atomic_output(out) as tmp:
         (tmp / "report.md").write_text("\n".join(parts))
-        plot(metrics, cfg.models, tmp / "pass_at_1.png")
-    summary("report", {"report": Path(out) / "report.md"}, {"models": len(metrics)}, started)
+        plot_accuracy(metrics, cfg.models, tmp / "pass_at_1.png")
+        if logs:
+            plot_curves(logs, tmp / "rl_curves.png")
+    summary("report", {"report": Path(out) / "report.md"}, {"models": len(metrics), "rl curves": len(logs)}, started)
