@@ -78,12 +78,13 @@ def coldstart(model: ModelDir = Path("models/base"), data: DataDir = Path("data/
 
 @app.command()
 def grpo(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts"), out: Out = Path("models/B"),
+         live: Annotated[Path | None, typer.Option(help="dvclive directory (default: dvclive/<section>).")] = None,
          params: Params = Path("params.yaml"), section: Section = None):
     """GRPO with rule-based rewards (rl_reasoning: A to B; rl_all: C to D; R1-Zero: base)."""
     from r1pipe.stages import grpo as stage
 
     name = section or "rl_reasoning"
-    stage.run(_section(params, name, config.GRPOSection), name, model, data, out)
+    stage.run(_section(params, name, config.GRPOSection), name, model, data, out, live or Path("dvclive") / name)
 
 
 @app.command("reject-sample")

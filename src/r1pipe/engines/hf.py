@@ -19,10 +19,12 @@ class HFEngine:
         self.batch_size = batch_size
 
     @torch.no_grad()
-    def generate(self, prompts: list[list[dict]], n: int, sampling: Sampling, seed: int,
+    def generate(self, prompts: list[list[dict] | str], n: int, sampling: Sampling, seed: int,
                  label: str = "generating") -> list[list[Completion]]:
         torch.manual_seed(seed)
-        texts = [self.tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
+        # A plain-string prompt (R1-Zero's template) is used as it is; messages go through the chat template.
+        texts = [p if isinstance(p, str) else self.tok.apply_chat_template(p, add_generation_prompt=True,
+                                                                           tokenize=False) for p in prompts]
         eos = self.tok.eos_token_id
         results: list[list[Completion]] = []
         with progress() as bar:

@@ -96,4 +96,17 @@ def build(cfg: TinyModel, seed: int):
     return model, tok
 
 
-__all__ = ["build", "build_tokenizer", "make_prompt"]
+def build_reward_model(cfg: TinyModel, seed: int, out_dir) -> None:
+    """A tiny sequence-classification reward model (one score), for testing rl_all offline."""
+    from transformers import Qwen2ForSequenceClassification
+
+    model, tok = build(cfg, seed)
+    config = model.config
+    config.num_labels = 1
+    torch.manual_seed(seed)
+    rm = Qwen2ForSequenceClassification(config)
+    rm.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+
+
+__all__ = ["build", "build_reward_model", "build_tokenizer", "make_prompt"]

@@ -88,6 +88,24 @@ def make_cosine(max_length: int = 1000, min_wrong: float = -1.0, max_wrong: floa
     return cosine
 
 
+def make_helpfulness(model: str, batch_size: int = 8) -> RewardFn:
+    def helpfulness(prompts, completions, task=None, **_):
+        from r1pipe.rewards.reward_model import score_general
+
+        return score_general(model, prompts, completions, task, whole=False, batch_size=batch_size)
+
+    return helpfulness
+
+
+def make_harmlessness(model: str, batch_size: int = 8) -> RewardFn:
+    def harmlessness(prompts, completions, task=None, **_):
+        from r1pipe.rewards.reward_model import score_general
+
+        return score_general(model, prompts, completions, task, whole=True, batch_size=batch_size)
+
+    return harmlessness
+
+
 def make_repetition(n: int = 3, max_penalty: float = -1.0) -> RewardFn:
     if max_penalty > 0:
         raise ValueError("repetition: max_penalty must be <= 0")
@@ -106,6 +124,8 @@ REWARDS: dict[str, Callable[..., RewardFn]] = {
     "overlong": make_overlong,
     "cosine": make_cosine,
     "repetition": make_repetition,
+    "helpfulness": make_helpfulness,
+    "harmlessness": make_harmlessness,
 }
 
 

@@ -2,7 +2,8 @@
 
 - ``math`` (the default): gold answer in ``answer``;
 - ``code``: tests in ``tests``, optional ``entry_point`` and ``setup``;
-- ``countdown``: ``numbers`` and ``target``.
+- ``countdown``: ``numbers`` and ``target``;
+- ``general``: no rule applies (None); reward models score these rows (``helpfulness``, ``harmlessness``).
 
 Rows are graded in groups per task, so each grader batches its own work
 (math-verify in a process pool, code in parallel sandboxes).
@@ -15,7 +16,7 @@ from r1pipe.rewards.countdown import grade_countdown
 from r1pipe.rewards.extract import completion_text
 from r1pipe.rewards.math import grade_math
 
-TASKS = ("math", "code", "countdown")
+TASKS = ("math", "code", "countdown", "general")
 
 
 def _column(columns: dict, name: str, task: str, idx: list[int], required: bool = True):
@@ -42,6 +43,8 @@ def grade(completions, columns: dict, timeout: float = 5.0, code_mode: str = "fr
                                 _column(columns, "entry_point", task, idx, required=False),
                                 _column(columns, "setup", task, idx, required=False),
                                 timeout=timeout, mode=code_mode, workers=workers)
+        elif task == "general":
+            scores = [None] * len(idx)
         elif task == "countdown":
             scores = grade_countdown(sub, _column(columns, "numbers", task, idx), _column(columns, "target", task, idx))
         else:

@@ -18,6 +18,7 @@ from pathlib import Path
 from r1pipe.artifacts import write_json_atomic
 from r1pipe.config import EvalSection
 from r1pipe.data import benchmarks
+from r1pipe.data.templates import apply_template
 from r1pipe.engines import Sampling, open_engine
 from r1pipe.metrics import eval_metrics
 from r1pipe.progress import summary
@@ -26,10 +27,11 @@ from r1pipe.rewards.extract import extract_answer
 from r1pipe.seed import seed_everything
 
 
-def evaluate(engine, rows: list[dict], k: int, sampling: Sampling, seed: int, pass_k: int | None, label: str,
-             n_examples: int) -> tuple[dict, list[dict]]:
+def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampling, label: str
+             ) -> tuple[dict, list[dict]]:
     """Metrics of one benchmark's rows, and a few example completions."""
-    groups = engine.generate([r["prompt"] for r in rows], k, sampling, seed, label=label)
+    prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
+    groups = engine.generate(prompts, k, sampling, cfg.seed, label=label)
     # pass@1 on code counts a sample right only when every test passes.
     scores = score_groups(rows, groups, {"accuracy": {"code_mode": "binary"}, "format": {}})
     # A prompt whose gold answer cannot be graded (accuracy None) is left out, and counted.
@@ -39,12 +41,12 @@ def evaluate(engine, rows: list[dict], k: int, sampling: Sampling, seed: int, pa
         correct=[scores[i]["accuracy"] for i in keep],
         formats=[scores[i]["format"] for i in keep],
         n_tokens=[[c.n_tokens for c in groups[i]] for i in keep],
-        pass_k=pass_k,
+        pass_k=cfg.pass_k,
     )
     metrics.update(skipped_ungradable=len(rows) - len(keep), temperature=sampling.temperature, top_p=sampling.top_p)
     examples = [{"prompt": rows[i]["prompt"][-1]["content"], "answer": rows[i]["answer"],
                  "completion": groups[i][0].text, "correct": scores[i]["accuracy"][0]}
-                for i in range(min(n_examples, len(rows)))]
+                for i in range(min(cfg.n_examples, len(rows)))]
     return metrics, examples
 
 
@@ -61,8 +63,8 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
         rows = benchmarks.load(b, data, cfg.system_prompt)
         sampling = Sampling(cfg.temperature if b.temperature is None else b.temperature,
                             b.top_p or cfg.top_p, b.max_new_tokens or cfg.max_new_tokens)
-        results[b.name], examples[b.name] = evaluate(engine, rows, b.k or cfg.k, sampling, cfg.seed, cfg.pass_k,
-                                                     f"eval {name}: {b.name}", cfg.n_examples)
+        results[b.name], examples[b.name] = evaluate(engine, rows, cfg, b.k or cfg.k, sampling,
+                                                     f"eval {name}: {b.name}")
     results["seconds"] = round(time.time() - started, 2)
     write_json_atomic(Path(out).with_suffix(".samples.json"), examples)
     write_json_atomic(out, results)

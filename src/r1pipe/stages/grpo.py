@@ -1,11 +1,13 @@
-"""`r1pipe grpo`: GRPO with rule-based rewards on TRL's GRPOTrainer.
+"""`r1pipe grpo`: GRPO with rule-based (and reward-model) rewards on TRL's GRPOTrainer.
 
     r1pipe grpo --section rl_reasoning --model models/A --data data/prompts --out models/B
     r1pipe grpo --section rl_all       --model models/C --data data/prompts --out models/D
+    r1pipe grpo --section rl_zero      --model models/base --out models/zero      # R1-Zero
 
-The params section picks the rewards and their weights (``rewards:
-{accuracy: 1.0, format: 0.5}``) and every GRPO setting. R1-Zero is this command
-on the base model.
+The section picks the rewards and weights, every GRPO setting, the prompt
+template (``zero`` for R1-Zero) and, for rl_all, the share of general prompts.
+Curves go to ``--live`` (dvclive; ``dvc plots show``), samples and the trainer
+log next to the model. A killed run, rerun, resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -15,23 +17,20 @@ from pathlib import Path
 
 from r1pipe.artifacts import atomic_output, write_manifest
 from r1pipe.config import GRPOSection
-from r1pipe.data.io import load_split, require_columns
+from r1pipe.data.mixture import rl_prompts
 from r1pipe.models import require_model_dir
 from r1pipe.progress import summary
 from r1pipe.training.common import work_dir
 from r1pipe.training.grpo import train_grpo
 
 
-def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path) -> None:
+def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path, live: Path | None = None) -> None:
     started = time.time()
     require_model_dir(model)
-    prompts = load_split(data, "train")
-    require_columns(prompts, ["prompt", "answer", "task"], data)
-    if cfg.max_prompts:
-        prompts = prompts.select(range(min(cfg.max_prompts, len(prompts))))
-    prompts = prompts.select_columns(["prompt", "answer", "task"])
+    prompts = rl_prompts(data, cfg)
+    inputs = {"model": model, "data": data, **({"general": cfg.general_prompts} if cfg.general_prompts else {})}
     with atomic_output(out) as tmp, work_dir(out) as work:
-        numbers = train_grpo(model, prompts, cfg, tmp, work, label=section)
-        write_manifest(tmp, stage=section, params=cfg.model_dump(), inputs={"model": model, "data": data},
-                       parent=str(model), started=started, extra={"metrics": numbers})
-    summary(f"grpo ({section})", {"model": out}, numbers, started)
+        numbers = train_grpo(model, prompts, cfg, tmp, work, label=section, live_dir=live)
+        write_manifest(tmp, stage=section, params=cfg.model_dump(), inputs=inputs, parent=str(model),
+                       started=started, extra={"metrics": numbers, "prompts": len(prompts)})
+    summary(f"grpo ({section})", {"model": out, **({"curves": live} if live else {})}, numbers, started)

@@ -21,6 +21,7 @@ from r1pipe.artifacts import atomic_output, write_json_atomic, write_manifest
 from r1pipe.config import RejectSampleSection
 from r1pipe.data.io import load_prompts
 from r1pipe.data.rejection import reject_sample
+from r1pipe.data.templates import apply_template
 from r1pipe.engines import Sampling, open_engine
 from r1pipe.progress import summary
 from r1pipe.rewards import score_groups
@@ -35,7 +36,8 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
     rows = load_prompts(data, "train", cfg.max_prompts)
     engine = open_engine(cfg, model, engine)
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
-    groups = engine.generate([r["prompt"] for r in rows], cfg.n, sampling, cfg.seed, label="reject-sample")
+    prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
+    groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample")
     scores = score_groups(rows, groups, sorted({"accuracy", "format", *cfg.filters}))
     kept, stats = reject_sample(rows, groups, scores, cfg.filters, cfg.k, cfg.select, cfg.seed)
     lengths = [c.n_tokens for g in groups for c in g]

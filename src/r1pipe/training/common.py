@@ -19,14 +19,14 @@ def device_args(seed: int, logging_steps: int) -> dict:
     - CPU: ``use_cpu`` and no bf16 (TRL would otherwise refuse or fall back silently).
     - GPU: bf16 only as autocast; the weights stay float32 (see DESIGN.md: bf16 weights
       swallow small updates and nothing warns).
-    - Gradient checkpointing off: TRL turns it on by default, which costs time on small models.
+    - Activation (gradient) checkpointing off: TRL turns it on by default, which costs time on small models.
     - No online loggers and no tqdm: r1pipe draws its own rich bar and writes its own log.
     """
     cuda = torch.cuda.is_available()
     return dict(
         use_cpu=not cuda,
         bf16=cuda and torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         report_to="none",
         disable_tqdm=True,
         save_strategy="no",

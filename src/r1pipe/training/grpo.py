@@ -1,62 +1,189 @@
-"""GRPO on TRL's GRPOTrainer with r1pipe's rule-based rewards."""
+"""GRPO on TRL's GRPOTrainer: r1pipe's rewards, curves in dvclive, samples, and resume.
+
+- Every logged step goes to dvclive (``dvc plots`` shows it): reward in total and
+  per function, accuracy and format rate, mean completion length, KL, clip ratio.
+- Every ``sample_every`` steps a few completions go to ``samples.jsonl``, which
+  ends up next to the model.
+- Checkpoints go to the stage's work directory every ``save_steps``. A rerun
+  with the same params, model and prompts resumes from the last one; anything
+  else starts afresh.
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import json
+import shutil
 from pathlib import Path
 
 from datasets import Dataset
+from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer
 
+from r1pipe.artifacts import content_hash
 from r1pipe.config import GRPOSection
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
+from r1pipe.rewards.extract import completion_text
 from r1pipe.seed import seed_everything
-from r1pipe.training.common import (
-    RichProgressCallback,
-    device_args,
-    quiet,
-    save_log_history,
-)
+from r1pipe.training.common import RichProgressCallback, device_args, quiet, save_log_history
+
+# TRL's log key -> the curve's name in dvclive.
+CURVES = {
+    "reward": "reward",
+    "reward_std": "reward_std",
+    "rewards/accuracy/mean": "accuracy",
+    "rewards/format/mean": "format_rate",
+    "completions/mean_length": "completion_length",
+    "completions/clipped_ratio": "truncated_ratio",
+    "kl": "kl",
+    "clip_ratio/region_mean": "clip_ratio",
+    "loss": "loss",
+    "entropy": "entropy",
+}
 
 
-def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path,
-               label: str) -> dict:
-    seed_everything(cfg.seed)
-    model = load_model(model_dir)
-    tok = load_tokenizer(model_dir)
-    specs = cfg.reward_specs()
-    args = GRPOConfig(
+class LiveCallback(TrainerCallback):
+    """Logs the RL curves to dvclive at the trainer's own step numbers."""
+
+    def __init__(self, directory: Path, resume_step: int):
+        from dvclive import Live
+
+        if resume_step:
+            _truncate(directory, resume_step)
+        self.live = Live(str(directory), resume=bool(resume_step), save_dvc_exp=False, dvcyaml=None, report=None)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "reward" not in logs:
+            return
+        self.live.step = state.global_step
+        for key, value in logs.items():
+            if not isinstance(value, (int, float)):
+                continue
+            if key in CURVES:
+                self.live.log_metric(CURVES[key], value)
+            if key.startswith("rewards/") and key.endswith("/mean"):  # every reward function, by name
+                self.live.log_metric(key[: -len("/mean")], value)
+        self.live.make_summary()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.live.end()
+
+
+def _truncate(directory: Path, step: int) -> None:
+    """Drop curve rows logged after the checkpoint a resumed run starts from."""
+    for tsv in Path(directory).glob("plots/metrics/**/*.tsv"):
+        with open(tsv) as f:
+            rows = list(csv.reader(f, delimiter="\t"))
+        with open(tsv, "w", newline="") as f:
+            csv.writer(f, delimiter="\t").writerows([rows[0]] + [r for r in rows[1:] if int(r[0]) <= step])
+
+
+class SampleRecorder:
+    """Wraps a reward function to write a few of the completions it sees every ``every`` steps."""
+
+    def __init__(self, fn, path: Path, every: int, n: int = 4):
+        self.fn, self.path, self.every, self.n = fn, path, every, n
+        self.state = None  # set to the trainer's state once the trainer exists
+        self.__name__ = fn.__name__
+        self.last = -1
+
+    def __call__(self, prompts, completions, **columns):
+        scores = self.fn(prompts, completions, **columns)
+        step = self.state.global_step if self.state else 0
+        if self.every and step % self.every == 0 and step != self.last:
+            self.last = step
+            with open(self.path, "a") as f:
+                for p, c, s in list(zip(prompts, completions, scores))[: self.n]:
+                    prompt = p if isinstance(p, str) else p[-1]["content"]
+                    f.write(json.dumps({"step": step, "prompt": prompt, "completion": completion_text(c),
+                                        self.__name__: s}) + "\n")
+        return scores
+
+
+def _fingerprint(cfg: GRPOSection, model_dir: Path, prompts: Dataset) -> str:
+    h = hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode())
+    h.update(content_hash(model_dir).encode())
+    h.update(prompts._fingerprint.encode())
+    return h.hexdigest()
+
+
+def _resume_point(work_dir: Path, fingerprint: str) -> str | None:
+    """The last checkpoint of an interrupted run of exactly this training, if any."""
+    stamp = work_dir / "r1pipe-resume.json"
+    if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
+        return get_last_checkpoint(str(work_dir))
+    for child in work_dir.iterdir():  # another run's leftovers
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    stamp.write_text(json.dumps({"fingerprint": fingerprint}))
+    return None
+
+
+def grpo_args(cfg: GRPOSection, work_dir: Path) -> GRPOConfig:
+    return GRPOConfig(
         output_dir=str(work_dir),
         learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio of the total steps
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum,
         num_generations=cfg.num_generations,
+        beta=cfg.beta,
+        epsilon=cfg.epsilon,
+        epsilon_high=cfg.epsilon_high,
+        loss_type=cfg.loss_type,
+        scale_rewards=cfg.scale_rewards,
+        num_iterations=cfg.num_iterations,
+        mask_truncated_completions=cfg.mask_truncated_completions,
+        reward_weights=[weight for _, weight, _ in cfg.reward_specs()],
         max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature,
         top_p=cfg.top_p,
-        beta=cfg.beta,
-        epsilon=cfg.epsilon,
-        loss_type=cfg.loss_type,
-        reward_weights=[weight for _, weight, _ in specs],
-        **device_args(cfg.seed, cfg.logging_steps),
+        top_k=cfg.top_k,
+        repetition_penalty=cfg.repetition_penalty,
+        generation_batch_size=cfg.generation_batch_size,
+        cache_implementation=cfg.cache_implementation,
+        use_vllm=cfg.use_vllm,
+        vllm_mode=cfg.vllm_mode,
+        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+        vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size,
+        **{**device_args(cfg.seed, cfg.logging_steps),
+           "save_strategy": "steps" if cfg.save_steps else "no", "save_steps": cfg.save_steps or 500,
+           "save_total_limit": 1},
     )
+
+
+def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
+               live_dir: Path | None = None) -> dict:
+    seed_everything(cfg.seed)
+    resume = _resume_point(work_dir, _fingerprint(cfg, model_dir, prompts))
+    resume_step = int(Path(resume).name.split("-")[-1]) if resume else 0
+    rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
+    recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every)
+    callbacks = [RichProgressCallback(label)] + ([LiveCallback(live_dir, resume_step)] if live_dir else [])
     trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=[get_reward(name, **options) for name, _, options in specs],
-        args=args,
+        model=load_model(model_dir),
+        reward_funcs=[recorder] + rewards[1:],
+        args=grpo_args(cfg, work_dir),
         train_dataset=prompts,
-        processing_class=tok,
-        callbacks=[RichProgressCallback(label)],
+        processing_class=load_tokenizer(model_dir),
+        callbacks=callbacks,
     )
+    recorder.state = trainer.state
     quiet(trainer)
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out_dir))
+    if recorder.path.is_file():
+        shutil.copy(recorder.path, out_dir / "samples.jsonl")
     history = save_log_history(trainer, out_dir)
-    rewards = [h["reward"] for h in history if "reward" in h]
-    k = max(1, len(rewards) // 5)
+    acc = [h["rewards/accuracy/mean"] for h in history if "rewards/accuracy/mean" in h]
+    k = max(1, len(acc) // 5)
     return {
         "steps": trainer.state.global_step,
-        "reward_first_20pct": sum(rewards[:k]) / k if rewards else None,
-        "reward_last_20pct": sum(rewards[-k:]) / k if rewards else None,
+        "resumed_from_step": resume_step,
+        "accuracy_first_20pct": sum(acc[:k]) / k if acc else None,
+        "accuracy_last_20pct": sum(acc[-k:]) / k if acc else None,
     }

@@ -1,0 +1,42 @@
+"""The prompt set of a GRPO run: reasoning prompts, plus general prompts at a set ratio (rl_all)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from datasets import Dataset
+
+from r1pipe.config import GRPOSection
+from r1pipe.data.files import read_rows
+from r1pipe.data.io import load_split, require_columns
+from r1pipe.data.tasks import EMPTY
+from r1pipe.data.templates import SYSTEM_PROMPT, apply_template, make_prompt
+
+
+def rl_prompts(data: Path, cfg: GRPOSection) -> Dataset:
+    reasoning = load_split(data, "train")
+    require_columns(reasoning, ["prompt", "answer", "task"], data)
+    if cfg.max_prompts:
+        reasoning = reasoning.select(range(min(cfg.max_prompts, len(reasoning))))
+    rows = reasoning.to_list()
+    if cfg.general_prompts and cfg.general_ratio > 0:
+        general = read_rows(cfg.general_prompts)
+        random.Random(cfg.seed).shuffle(general)
+        n = round(len(rows) * cfg.general_ratio / (1 - cfg.general_ratio))
+        columns = [c for c in rows[0] if c not in ("prompt", "task", "id", "source")]
+        for i, g in enumerate(general[:n]):
+            if "question" not in g:
+                raise_missing(cfg.general_prompts, i, g)
+            rows.append({**{c: EMPTY.get(c, "") for c in columns}, "id": f"general/{i}", "source": "general",
+                         "task": "general", "prompt": make_prompt(SYSTEM_PROMPT, str(g["question"]))})
+    random.Random(cfg.seed).shuffle(rows)
+    for r in rows:
+        r["prompt"] = apply_template(r["prompt"], cfg.template)
+    return Dataset.from_list(rows)
+
+
+def raise_missing(path, i, row):
+    from r1pipe import R1pipeError
+
+    raise R1pipeError(f"{path}: row {i}: missing column 'question' (have: {', '.join(row)})")

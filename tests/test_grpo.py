@@ -1,0 +1,116 @@
+"""The RL stages: curves, samples, resume after SIGKILL, R1-Zero's template, and rl_all's prompt mixture."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import cli
+from r1pipe.artifacts import read_manifest
+from r1pipe.config import GRPOSection, TinyModel
+from r1pipe.data.mixture import rl_prompts
+from r1pipe.data.templates import ZERO_TEMPLATE
+from r1pipe.models.tiny import build_reward_model
+from r1pipe.rewards import get_reward
+
+
+def test_rl_curves_and_samples_are_written(chain):
+    rewards = (chain / "dvclive/rl_reasoning/plots/metrics/reward.tsv").read_text().splitlines()
+    assert rewards[0] == "step\treward" and [int(r.split()[0]) for r in rewards[1:]] == [1, 2, 3]
+    for curve in ("completion_length", "kl", "clip_ratio", "rewards/accuracy", "rewards/format_tags"):
+        assert (chain / f"dvclive/rl_reasoning/plots/metrics/{curve}.tsv").is_file(), curve
+    summary = json.loads((chain / "dvclive/rl_all/metrics.json").read_text())
+    assert summary["step"] == 2 and "reward" in summary
+    samples = [json.loads(line) for line in (chain / "models/B/samples.jsonl").read_text().splitlines()]
+    assert samples and {"step", "prompt", "completion", "accuracy"} <= set(samples[0])
+
+
+def _params(root, section, **changes):
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params.setdefault(section, dict(params["rl_reasoning"])).update(changes)
+    path = root / f"{section}.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_killed_grpo_resumes_from_its_last_checkpoint(chain):
+    params = _params(chain, "rl_resume", max_steps=40, save_steps=5)
+    cmd = [sys.executable, "-m", "r1pipe", "grpo", "--params", params.name, "--section", "rl_resume",
+           "--model", "models/A", "--out", "models/R", "--live", "dvclive/rl_resume"]
+    proc = subprocess.Popen(cmd, cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = chain / "models/.R.work/checkpoint-10"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert checkpoint.exists() and proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (chain / "models/R").exists()  # nothing that looks complete
+    killed_at = max(int(p.name.split("-")[1]) for p in (chain / "models/.R.work").glob("checkpoint-*"))
+
+    cli(*cmd[3:], cwd=chain)
+    manifest = read_manifest(chain / "models/R")
+    assert manifest["metrics"]["resumed_from_step"] == killed_at >= 10
+    assert manifest["metrics"]["steps"] == 40
+    steps = [int(r.split()[0]) for r in
+             (chain / "dvclive/rl_resume/plots/metrics/reward.tsv").read_text().splitlines()[1:]]
+    assert steps == list(range(1, 41))  # no step twice, none missing
+    assert not (chain / "models/.R.work").exists() and not list((chain / "models").glob(".R.tmp-*"))
+
+
+def test_r1_zero_runs_on_the_base_with_the_zero_template(chain):
+    cfg = GRPOSection(template="zero", max_prompts=4)
+    rows = rl_prompts(chain / "data/prompts", cfg)
+    assert rows[0]["prompt"].startswith("A conversation between User and Assistant.")
+    assert rows[0]["prompt"].endswith(". Assistant:") and ZERO_TEMPLATE.split("{")[0] in rows[0]["prompt"]
+    params = _params(chain, "rl_zero", template="zero", max_steps=2, save_steps=0)
+    cli("grpo", "--params", params.name, "--section", "rl_zero", "--model", "models/base", "--out", "models/zero",
+        "--live", "dvclive/rl_zero", cwd=chain)
+    assert read_manifest(chain / "models/zero")["parent"] == "models/base"
+    sample = json.loads((chain / "models/zero/samples.jsonl").read_text().splitlines()[0])
+    assert sample["prompt"].startswith("A conversation between User and Assistant.")
+
+
+@pytest.fixture(scope="module")
+def reward_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rm") / "rm"
+    build_reward_model(TinyModel(hidden_size=64, num_layers=1, head_dim=32), seed=0, out_dir=path)
+    return path
+
+
+def test_helpfulness_scores_the_answer_and_harmlessness_the_whole_response(reward_model):
+    helpful = get_reward("helpfulness", model=str(reward_model))
+    harmless = get_reward("harmlessness", model=str(reward_model))
+    prompts = [[{"role": "user", "content": "Say hello."}]] * 3
+    completions = ["<think>short</think>Hello!", "<think>a much longer chain of thought</think>Hello!",
+                   "<think>short</think>Go away."]
+    tasks = ["general"] * 3
+    h, s = helpful(prompts, completions, task=tasks), harmless(prompts, completions, task=tasks)
+    assert h[0] == pytest.approx(h[1]) and h[0] != pytest.approx(h[2])
+    assert s[0] != pytest.approx(s[1])
+    assert helpful(prompts, completions, task=["math", "general", "general"])[0] is None
+    assert get_reward("accuracy")(prompts, completions, task=tasks, answer=[""] * 3) == [None] * 3
+
+
+def test_rl_all_mixes_general_prompts_scored_by_reward_models(chain, reward_model):
+    general = chain / "general.jsonl"
+    general.write_text("".join(json.dumps({"question": f"Write a kind note number {i}."}) + "\n" for i in range(40)))
+    cfg = GRPOSection(max_prompts=12, general_prompts=str(general), general_ratio=0.25)
+    rows = rl_prompts(chain / "data/prompts", cfg)
+    assert len(rows) == 16 and rows["task"].count("general") == 4
+    rm = {"weight": 1.0, "model": str(reward_model)}
+    params = _params(chain, "rl_mix", max_steps=2, save_steps=0, max_prompts=12, general_prompts=str(general),
+                     general_ratio=0.25, rewards={"accuracy": 1.0, "format": 0.5, "helpfulness": rm,
+                                                  "harmlessness": rm})
+    cli("grpo", "--params", params.name, "--section", "rl_mix", "--model", "models/C", "--out", "models/mix",
+        "--live", "dvclive/rl_mix", cwd=chain)
+    log = json.loads((chain / "models/mix/train_log.json").read_text())
+    assert any("rewards/helpfulness/mean" in h for h in log) and any("rewards/harmlessness/mean" in h for h in log)
+    assert read_manifest(chain / "models/mix")["prompts"] == 16
+    shutil.rmtree(chain / "models/mix")
