@@ -114,3 +114,26 @@ def test_rl_all_mixes_general_prompts_scored_by_reward_models(chain, reward_mode
     assert any("rewards/helpfulness/mean" in h for h in log) and any("rewards/harmlessness/mean" in h for h in log)
     assert read_manifest(chain / "models/mix")["prompts"] == 16
     shutil.rmtree(chain / "models/mix")
+
+
+@pytest.mark.slow
+def test_reasoning_rl_raises_accuracy_after_cold_start(tmp_path):
+    """After a cold start, rl_reasoning raises the mean accuracy reward from its first 20% of steps to its last.
+
+    The tiny model is weak (about 5% right after cold start), so the run is long enough that each 20%
+    window holds about 1,500 sampled completions: its standard error is about 0.6 points.
+    """
+    from conftest import TINY
+
+    params = yaml.safe_load(TINY.read_text())
+    params["prepare"]["sources"][0].update(n_train=2000, n_test=8)
+    params["coldstart"].update(epochs=3, batch_size=32)
+    params["rl_reasoning"].update(max_steps=120, batch_size=64, num_generations=8, learning_rate=3e-4,
+                                  max_completion_length=48, rewards={"accuracy": 1.0, "format": 0.2},
+                                  save_steps=0, sample_every=0)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    for args in [("base",), ("prepare",), ("coldstart",), ("grpo", "--live", "dvclive/rl_reasoning")]:
+        cli(*args, cwd=tmp_path)
+    metrics = read_manifest(tmp_path / "models/B")["metrics"]
+    assert metrics["steps"] == 120
+    assert metrics["accuracy_last_20pct"] > metrics["accuracy_first_20pct"] + 0.01, metrics
