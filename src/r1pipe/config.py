@@ -60,7 +60,7 @@ class BaseSection(Section, ModelRef):
 # --------------------------------------------------------------------------- data
 
 
-TaskName = Literal["math", "code", "countdown"]
+TaskName = Literal["math", "code", "countdown", "general"]
 AnswerFormat = Literal["plain", "gsm8k", "boxed"]
 
 
@@ -228,14 +228,39 @@ class SamplingSection(Section):
     max_new_tokens: int = Field(256, ge=1)
     max_prompts: int | None = Field(None, ge=1)
     batch_size: int = Field(16, ge=1, description="Prompts per generate call (hf engine).")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model (vllm engine).")
+
+
+class Judge(BaseModel):
+    """A generative judge for prompts without a rule-based answer; off unless configured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="A chat model directory (the paper used DeepSeek-V3).")
+    rubric: str | None = Field(None, description="With {question}, {reference}, {response}; None: built-in.")
+    tasks: list[str] = Field(default_factory=lambda: ["general"], description="Tasks the judge grades.")
+    max_new_tokens: int = Field(256, ge=1)
 
 
 class RejectSampleSection(SamplingSection):
     temperature: float = Field(1.0, ge=0)
     n: int = Field(4, ge=1, description="Samples per prompt.")
     k: int = Field(1, ge=1, description="Keep at most this many accepted samples per prompt.")
-    filters: list[Literal["accuracy", "format"]] = Field(default_factory=lambda: ["accuracy", "format"])
+    filters: list[str] | dict[str, dict | None] = Field(
+        default_factory=lambda: ["accuracy", "format"], validate_default=True,
+        description="Filters to apply, with their options (see r1pipe.data.filters).")
+    dedup: float | None = Field(0.9, gt=0, le=1, description="Near-duplicate threshold (word 3-gram Jaccard).")
     select: Literal["shortest", "random", "first"] = "shortest"
+    non_reasoning: str | None = Field(None, description="jsonl/parquet of `question`/`response` to mix in.")
+    non_reasoning_ratio: float = Field(0.0, ge=0, lt=1, description="Share of non-reasoning rows in the output.")
+    judge: Judge | None = None
+
+    @field_validator("filters")
+    @classmethod
+    def _known_filters(cls, filters):
+        from r1pipe.data.filters import validate
+
+        return validate(filters)
 
 
 class Benchmark(BaseModel):

@@ -1,10 +1,9 @@
 """Rejection sampling: which sampled completions become SFT data.
 
-Each enabled filter is a reward that must score 1.0 (``accuracy``: the answer is
-right; ``format``: think and answer tags are in place). Every filter is counted
-on every sample, so for each filter ``kept + rejected == sampled``. Of the
-samples that pass all filters, at most ``k`` per prompt are kept, chosen by the
-selection rule.
+Every enabled filter (``r1pipe.data.filters``) is counted on every sample, so for
+each filter ``kept + rejected == sampled``. Of the samples that pass all of them,
+exact and near duplicates are dropped, then at most ``k`` per prompt are kept,
+chosen by the selection rule (``shortest``, ``random`` or ``first``).
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+from r1pipe.data.filters import deduplicate, verdicts
 from r1pipe.engines import Completion
 
 
@@ -24,29 +24,31 @@ def select(indices: list[int], group: list[Completion], k: int, rule: str, rng: 
 
 
 def reject_sample(rows: list[dict], groups: list[list[Completion]], scores: list[dict[str, list]],
-                  filters: list[str], k: int, rule: str, seed: int) -> tuple[list[dict], dict]:
+                  filters: dict[str, dict], k: int, rule: str, seed: int, dedup: float | None = None
+                  ) -> tuple[list[dict], dict]:
     rng = random.Random(seed)
     kept_rows: list[dict] = []
     stats = {f: {"kept": 0, "rejected": 0} for f in filters}
     per_task = defaultdict(lambda: {"sampled": 0, "accepted": 0, "kept": 0})
-    sampled = accepted = 0
+    sampled = accepted = duplicates = 0
     for row, group, score in zip(rows, groups, scores):
-        passing = []
-        for i in range(len(group)):
-            ok = True
-            for f in filters:
-                passed = score[f][i] == 1.0
-                stats[f]["kept" if passed else "rejected"] += 1
-                ok = ok and passed
-            if ok:
+        passing, results = [], []
+        for i, completion in enumerate(group):
+            result = verdicts(row, completion, {name: score[name][i] for name in score}, filters)
+            for f, ok in result.items():
+                stats[f]["kept" if ok else "rejected"] += 1
+            results.append(result)
+            if all(result.values()):
                 passing.append(i)
-        chosen = select(passing, group, k, rule, rng)
+        unique = deduplicate(passing, group, dedup) if dedup else passing
+        chosen = select(unique, group, k, rule, rng)
         task = per_task[row.get("task", "math")]
         task["sampled"] += len(group)
         task["accepted"] += len(passing)
         task["kept"] += len(chosen)
         sampled += len(group)
         accepted += len(passing)
+        duplicates += len(passing) - len(unique)
         for i in chosen:
             kept_rows.append(
                 {
@@ -57,6 +59,7 @@ def reject_sample(rows: list[dict], groups: list[list[Completion]], scores: list
                     "source": row.get("source", ""),
                     "n_tokens": group[i].n_tokens,
                     **{f"reward_{name}": score[name][i] for name in score},
+                    **{f"filter_{name}": ok for name, ok in results[i].items()},
                 }
             )
     for f in filters:
@@ -67,6 +70,7 @@ def reject_sample(rows: list[dict], groups: list[list[Completion]], scores: list
         "prompts": len(rows),
         "sampled": sampled,
         "accepted": accepted,
+        "duplicates_removed": duplicates,
         "kept": len(kept_rows),
         "acceptance_rate": accepted / sampled if sampled else 0.0,
         "filters": stats,

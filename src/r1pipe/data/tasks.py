@@ -18,9 +18,10 @@ from __future__ import annotations
 from r1pipe import R1pipeError
 from r1pipe.data.files import gold_from
 
-TASKS = ("math", "code", "countdown")
+TASKS = ("math", "code", "countdown", "general")
 EMPTY = {"answer": "", "solution": "", "tests": "", "entry_point": "", "setup": "", "numbers": [], "target": 0}
-REQUIRED = {"math": ["question", "answer"], "code": ["question", "tests"], "countdown": ["numbers", "target"]}
+REQUIRED = {"math": ["question", "answer"], "code": ["question", "tests"], "countdown": ["numbers", "target"],
+            "general": ["question"]}
 COUNTDOWN_QUESTION = ("Using the numbers {numbers}, create an equation that equals {target}. You can use "
                       "+, -, * and /, and each number exactly once. Give only the equation as the answer.")
 
@@ -42,6 +43,8 @@ def to_row(raw: dict, task: str, columns: dict[str, str], answer_format: str = "
         if not row["answer"]:
             raise R1pipeError(f"{where}: row {index}: cannot read a {answer_format} answer from {mapping['answer']!r}")
         row["solution"] = str(get("solution"))
+    elif task == "general":  # no rule-based answer: reward models or a judge score these
+        row["answer"] = str(get("answer"))
     elif task == "code":
         tests = raw[mapping["tests"]]
         row["tests"] = "\n".join(tests) if isinstance(tests, list) else str(tests)

