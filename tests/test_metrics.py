@@ -65,6 +65,8 @@ def test_eval_stage_on_known_completions(tmp_path):
     assert m["pass@1"] == pytest.approx((2 / 3 + 1 / 3 + 1 / 3) / 3)
     assert m["cons@k"] == pytest.approx(2 / 3)  # "12" right; "6" wrong; 3-way tie -> first, "0.5", right
     assert m["format_rate"] == pytest.approx((2 / 3 + 1 / 3 + 1 / 3) / 3)
+    # the weighted reward (accuracy 1.0 + format 0.5) averaged over the 9 samples: 4 right, 4 well formed
+    assert m["reward"] == pytest.approx((4 * 1.0 + 4 * 0.5) / 9)
     assert json.loads(out.read_text())["arithmetic"] == m and out.with_suffix(".samples.json").is_file()
 
 

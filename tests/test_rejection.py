@@ -124,3 +124,5 @@ def test_judge_decides_general_prompts_and_non_reasoning_data_is_mixed_in(tmp_pa
     assert sorted(r["prompt_id"] for r in sft if r["source"] != "non_reasoning") == ["r/0", "r/1"]
     assert stats["filters"]["judge"] == {"kept": 4, "rejected": 2, "rate": 4 / 6}  # math rows are not judged
     assert stats["non_reasoning"] == 2 and sum(r["source"] == "non_reasoning" for r in sft) == 2
+    math_row = next(r for r in sft if r["prompt_id"] == "r/0")
+    assert math_row["reward_combined"] == 1.5 and math_row["reward_accuracy"] == 1.0  # 1.0 x 1 + 0.5 x 1

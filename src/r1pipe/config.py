@@ -141,7 +141,33 @@ class DistillSection(TrainSection):
     student: ModelRef = ModelRef(tiny=TinyModel(hidden_size=64, num_layers=1, intermediate_size=128))
 
 
-class GRPOSection(Section):
+class WeightedRewards(BaseModel):
+    """Rewards by name with weights; one combiner (``r1pipe.rewards.combine``, TRL's formula) applies them."""
+
+    rewards: dict[str, float | dict[str, Any]] = Field(
+        default_factory=lambda: {"accuracy": 1.0, "format": 0.5},
+        min_length=1,
+        description="Reward name -> weight, or -> {weight: w, <option>: value, ...}.",
+    )
+
+    @field_validator("rewards")
+    @classmethod
+    def _build_rewards(cls, rewards: dict) -> dict:
+        from r1pipe.rewards import get_reward
+
+        for name, spec in rewards.items():
+            weight, options = reward_spec(spec)
+            if weight is None:
+                raise ValueError(f"{name}: needs a weight")
+            get_reward(name, **options)  # an unknown name or option fails here, with the params file named
+        return rewards
+
+    def reward_specs(self) -> list[tuple[str, float, dict]]:
+        """(name, weight, options) per configured reward."""
+        return [(name, *reward_spec(spec)) for name, spec in self.rewards.items()]
+
+
+class GRPOSection(Section, WeightedRewards):
     """`r1pipe grpo`: GRPO on TRL's GRPOTrainer.
 
     Sections ``rl_reasoning`` (A -> B), ``rl_all`` (C -> D) and any ``rl_*`` (e.g.
@@ -166,11 +192,6 @@ class GRPOSection(Section):
         "group", description="Divide advantages by the std of the group (GRPO), the batch, or not (Dr. GRPO).")
     num_iterations: int = Field(1, ge=1, description="Policy updates per generation batch (mu).")
     mask_truncated_completions: bool = Field(False, description="Leave completions cut at max length out of the loss.")
-    rewards: dict[str, float | dict[str, Any]] = Field(
-        default_factory=lambda: {"accuracy": 1.0, "format": 0.5},
-        min_length=1,
-        description="Reward name -> weight, or -> {weight: w, <option>: value, ...}.",
-    )
     # --- prompts
     template: Literal["chat", "zero"] = Field(
         "chat", description="chat: the model's chat template; zero: the paper's R1-Zero plain-text template.")
@@ -194,22 +215,6 @@ class GRPOSection(Section):
     save_steps: int = Field(10, ge=0, description="Checkpoint every N steps for resume; 0: never.")
     sample_every: int = Field(5, ge=0, description="Write sample completions every N steps; 0: never.")
 
-    @field_validator("rewards")
-    @classmethod
-    def _build_rewards(cls, rewards: dict) -> dict:
-        from r1pipe.rewards import get_reward
-
-        for name, spec in rewards.items():
-            weight, options = reward_spec(spec)
-            if weight is None:
-                raise ValueError(f"{name}: needs a weight")
-            get_reward(name, **options)  # an unknown name or option fails here, with the params file named
-        return rewards
-
-    def reward_specs(self) -> list[tuple[str, float, dict]]:
-        """(name, weight, options) per configured reward."""
-        return [(name, *reward_spec(spec)) for name, spec in self.rewards.items()]
-
 
 def reward_spec(spec) -> tuple[float | None, dict]:
     if isinstance(spec, dict):
@@ -218,7 +223,7 @@ def reward_spec(spec) -> tuple[float | None, dict]:
     return float(spec), {}
 
 
-class SamplingSection(Section):
+class SamplingSection(Section, WeightedRewards):
     """Generation settings shared by reject-sample and eval."""
 
     engine: Literal["auto", "hf", "vllm"] = "auto"

@@ -186,3 +186,10 @@ def score_groups(rows: list[dict], groups: list[list], names) -> list[dict[str, 
         out.append({name: flat[name][start : start + len(group)] for name in names})
         start += len(group)
     return out
+
+
+def combined_groups(rows: list[dict], groups: list[list], specs: list[tuple[str, float, dict]]) -> list[list]:
+    """The weighted reward of every completion, per row: the configured rewards through :func:`combine`."""
+    scored = score_groups(rows, groups, {name: options for name, _, options in specs})
+    weights = {name: weight for name, weight, _ in specs}
+    return [combine(s, weights) for s in scored]

@@ -22,7 +22,7 @@ from r1pipe.data.templates import apply_template
 from r1pipe.engines import Sampling, open_engine
 from r1pipe.metrics import eval_metrics
 from r1pipe.progress import summary
-from r1pipe.rewards import score_groups
+from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.extract import extract_answer
 from r1pipe.seed import seed_everything
 
@@ -43,7 +43,10 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
         n_tokens=[[c.n_tokens for c in groups[i]] for i in keep],
         pass_k=cfg.pass_k,
     )
-    metrics.update(skipped_ungradable=len(rows) - len(keep), temperature=sampling.temperature, top_p=sampling.top_p)
+    combined = [r for i in keep for r in combined_groups([rows[i]], [groups[i]], cfg.reward_specs())[0]
+                if r is not None]
+    metrics.update(skipped_ungradable=len(rows) - len(keep), temperature=sampling.temperature, top_p=sampling.top_p,
+                   reward=sum(combined) / len(combined) if combined else 0.0)
     examples = [{"prompt": rows[i]["prompt"][-1]["content"], "answer": rows[i]["answer"],
                  "completion": groups[i][0].text, "correct": scores[i]["accuracy"][0]}
                 for i in range(min(cfg.n_examples, len(rows)))]

@@ -29,7 +29,7 @@ from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template
 from r1pipe.engines import Sampling, make_engine, open_engine
 from r1pipe.progress import summary
-from r1pipe.rewards import score_groups
+from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.seed import seed_everything
 
 
@@ -58,6 +58,8 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
     prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
     groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample")
     scores = score_groups(rows, groups, ["accuracy", "format"])
+    for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs())):
+        score["combined"] = combined  # the weighted reward, as GRPO would see it
     filters = cfg.filters
     if cfg.judge:
         judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size)
