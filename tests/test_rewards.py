@@ -73,3 +73,14 @@ def test_score_groups_repeats_columns_per_completion():
 def test_unknown_reward():
     with pytest.raises(ValueError, match="unknown reward .nope."):
         get_reward("nope")
+
+
+def test_combined_rewards_reuse_known_scores_and_match_a_fresh_grading():
+    from r1pipe.rewards import combined_groups
+
+    rows = [{"prompt": "p", "answer": "3", "task": "math"}]
+    groups = [["<think>x</think><answer>3</answer>", "<answer>4</answer>"]]
+    specs = [("accuracy", 1.0, {}), ("format", 0.5, {}), ("format_tags", 0.25, {})]
+    fresh = combined_groups(rows, groups, specs)
+    known = score_groups(rows, groups, ["accuracy", "format"])
+    assert fresh == combined_groups(rows, groups, specs, known=known) == [[1.75, 0.125]]

@@ -63,8 +63,6 @@ def test_hostile_program_scores_zero_in_time(name):
 
 def test_cannot_read_host_files(secret):
     assert grade(f"def f():\n    return open({str(secret)!r}).read()", "assert f() == 'topsecret'") == 0.0
-    assert grade(f"def f():\n    return open({str(REPO / 'pyproject.toml')!r}).read()[:9]",
-                 "assert f() == '[build-sy'") in (0.0, 1.0)  # the code is public; what matters is it can't write
 
 
 def test_cannot_write_outside_its_directory(tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from r1pipe import R1pipeError
 from r1pipe.config import GRPOSection
 from r1pipe.data.files import read_rows
 from r1pipe.data.io import load_split, require_columns
@@ -27,7 +28,7 @@ def rl_prompts(data: Path, cfg: GRPOSection) -> Dataset:
         columns = [c for c in rows[0] if c not in ("prompt", "task", "id", "source")]
         for i, g in enumerate(general[:n]):
             if "question" not in g:
-                raise_missing(cfg.general_prompts, i, g)
+                raise R1pipeError(f"{cfg.general_prompts}: row {i}: missing column 'question' (have: {', '.join(g)})")
             rows.append({**{c: EMPTY.get(c, "") for c in columns}, "id": f"general/{i}", "source": "general",
                          "task": "general", "prompt": make_prompt(SYSTEM_PROMPT, str(g["question"]))})
     random.Random(cfg.seed).shuffle(rows)
@@ -35,8 +36,3 @@ def rl_prompts(data: Path, cfg: GRPOSection) -> Dataset:
         r["prompt"] = apply_template(r["prompt"], cfg.template)
     return Dataset.from_list(rows)
 
-
-def raise_missing(path, i, row):
-    from r1pipe import R1pipeError
-
-    raise R1pipeError(f"{path}: row {i}: missing column 'question' (have: {', '.join(row)})")

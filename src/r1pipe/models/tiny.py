@@ -24,7 +24,7 @@ from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
 from r1pipe.config import TinyModel
 from r1pipe.data import arithmetic
-from r1pipe.data.templates import THINK_TAGS, make_prompt, render_completion
+from r1pipe.data.templates import THINK_TAGS, render_completion
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -109,4 +109,4 @@ def build_reward_model(cfg: TinyModel, seed: int, out_dir) -> None:
     tok.save_pretrained(out_dir)
 
 
-__all__ = ["build", "build_reward_model", "build_tokenizer", "make_prompt"]
+__all__ = ["build", "build_reward_model", "build_tokenizer"]

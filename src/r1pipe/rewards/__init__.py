@@ -188,8 +188,15 @@ def score_groups(rows: list[dict], groups: list[list], names) -> list[dict[str, 
     return out
 
 
-def combined_groups(rows: list[dict], groups: list[list], specs: list[tuple[str, float, dict]]) -> list[list]:
-    """The weighted reward of every completion, per row: the configured rewards through :func:`combine`."""
-    scored = score_groups(rows, groups, {name: options for name, _, options in specs})
+def combined_groups(rows: list[dict], groups: list[list], specs: list[tuple[str, float, dict]],
+                    known: list[dict] | None = None) -> list[list]:
+    """The weighted reward of every completion, per row: the configured rewards through :func:`combine`.
+
+    ``known`` holds per-row scores already computed with default options (as :func:`score_groups`
+    returns them); those rewards are reused rather than graded again.
+    """
+    todo = {name: options for name, _, options in specs if options or not known or name not in known[0]}
+    scored = score_groups(rows, groups, todo) if todo else [{} for _ in rows]
     weights = {name: weight for name, weight, _ in specs}
-    return [combine(s, weights) for s in scored]
+    return [combine({**{n: k[n] for n in weights if n not in todo}, **s}, weights)
+            for s, k in zip(scored, known or [{}] * len(rows))]

@@ -43,8 +43,8 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
         n_tokens=[[c.n_tokens for c in groups[i]] for i in keep],
         pass_k=cfg.pass_k,
     )
-    combined = [r for i in keep for r in combined_groups([rows[i]], [groups[i]], cfg.reward_specs())[0]
-                if r is not None]
+    weighted = combined_groups([rows[i] for i in keep], [groups[i] for i in keep], cfg.reward_specs())
+    combined = [r for group in weighted for r in group if r is not None]
     metrics.update(skipped_ungradable=len(rows) - len(keep), temperature=sampling.temperature, top_p=sampling.top_p,
                    reward=sum(combined) / len(combined) if combined else 0.0)
     examples = [{"prompt": rows[i]["prompt"][-1]["content"], "answer": rows[i]["answer"],

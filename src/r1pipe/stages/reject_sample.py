@@ -58,7 +58,7 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
     prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
     groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample")
     scores = score_groups(rows, groups, ["accuracy", "format"])
-    for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs())):
+    for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs(), known=scores)):
         score["combined"] = combined  # the weighted reward, as GRPO would see it
     filters = cfg.filters
     if cfg.judge:
