@@ -52,9 +52,12 @@ CHAIN = [
     ("sft", "--model", "models/base", "--data", "data/sft", "--out", "models/C"),
     ("grpo", "--section", "rl_all", "--model", "models/C", "--data", "data/prompts", "--out", "models/D",
      "--live", "dvclive/rl_all"),
-    ("distill", "--data", "data/sft", "--out", "models/student"),
+    ("base", "--section", "base_student", "--out", "models/base_student"),
+    ("distill", "--student", "models/base_student", "--data", "data/sft", "--out", "models/student"),
+    ("grpo", "--section", "rl_student", "--model", "models/base_student", "--data", "data/prompts",
+     "--out", "models/student_rl", "--live", "dvclive/rl_student"),
     *[("eval", "--model", f"models/{m}", "--data", "data/prompts", "--out", f"metrics/eval/{m}.json")
-      for m in ["base", "A", "B", "C", "D", "student"]],
+      for m in ["base", "A", "B", "C", "D", "student", "student_rl"]],
     ("report", "--metrics-dir", "metrics/eval", "--models-dir", "models", "--out", "reports"),
 ]
 

@@ -10,10 +10,15 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY
+from r1pipe.config import ModelRef
+from r1pipe.models import materialize
+
+
+MODELS = {}  # environment for the stages: where the faked local copy of the named base model is
 
 
 def run(cmd, cwd):
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", **MODELS}
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
@@ -35,7 +40,14 @@ def repo(tmp_path_factory):
     shutil.copytree(REPO / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ["dvc.yaml", ".dvcignore"]:
         shutil.copy(REPO / name, repo / name)
-    shutil.copy(TINY, repo / "params.yaml")
+    # The default's base, `smollm2-135m-instruct`, resolved through its local-copy path, with the tiny
+    # model standing in for the 93 MB download.
+    local = tmp_path_factory.mktemp("local-models")
+    materialize(ModelRef(model="tiny"), 0, local / "smollm2-135m-instruct")
+    MODELS["R1PIPE_MODELS"] = str(local)
+    params = yaml.safe_load(TINY.read_text())
+    params["base"] = {"model": "smollm2-135m-instruct", "seed": 0}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], repo)
     run(["git", "config", "user.email", "test@r1pipe.local"], repo)
     run(["git", "config", "user.name", "r1pipe test"], repo)
@@ -46,13 +58,18 @@ def repo(tmp_path_factory):
     return repo
 
 
-ALL = {"base", "prepare", "coldstart", "rl_reasoning", "reject_sample", "sft", "rl_all", "distill",
-       "eval@base", "eval@A", "eval@B", "eval@C", "eval@D", "eval@student", "report"}
+ALL = {"base", "base_student", "prepare", "coldstart", "rl_reasoning", "reject_sample", "sft", "rl_all", "distill",
+       "rl_student", "eval@base", "eval@A", "eval@B", "eval@C", "eval@D", "eval@student", "eval@student_rl",
+       "report"}
+STUDENT_RL = {"base_student", "rl_student", "eval@student_rl"}
 
 
 def test_repro_runs_everything_then_nothing(repo):
     assert ran(run(["dvc", "repro"], repo)) == ALL
     assert (repo / "reports/report.md").is_file()
+    base = json.loads((repo / "models/base/r1pipe.json").read_text())
+    assert base["source"] == f"local:{MODELS['R1PIPE_MODELS']}/smollm2-135m-instruct"
+    assert json.loads((repo / "models/base/tokenizer_config.json").read_text())["pad_token"] == "<|im_end|>"
     out = run(["dvc", "repro"], repo)
     assert ran(out) == set() and "up to date" in out
     shown = run(["dvc", "metrics", "show", "--json"], repo)
@@ -72,4 +89,4 @@ def test_distill_seed_reruns_only_distill_its_eval_and_report(repo):
 
 def test_coldstart_seed_reruns_everything_downstream_of_A(repo):
     set_param(repo, "coldstart", "seed", 1)
-    assert ran(run(["dvc", "repro"], repo)) == ALL - {"base", "prepare", "eval@base"}
+    assert ran(run(["dvc", "repro"], repo)) == ALL - {"base", "prepare", "eval@base"} - STUDENT_RL

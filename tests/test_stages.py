@@ -80,9 +80,12 @@ def test_sft_and_distill_train_on_the_sampled_set(chain):
     assert c["inputs"]["data"]["sha256"] == content_hash(chain / "data/sft")
     student = AutoModelForCausalLM.from_pretrained(chain / "models/student")
     base = AutoModelForCausalLM.from_pretrained(chain / "models/base")
-    assert student.num_parameters() < base.num_parameters() / 2
+    assert student.config.num_hidden_layers == 1 < base.config.num_hidden_layers  # base_student: layers: 1
+    assert student.num_parameters() < base.num_parameters()
     s = read_manifest(chain / "models/student")
-    assert s["stage"] == "distill" and s["parent"] == "tiny" and s["metrics"]["steps"] > 0
+    assert s["stage"] == "distill" and s["parent"] == "models/base_student" and s["metrics"]["steps"] > 0
+    rl = read_manifest(chain / "models/student_rl")
+    assert rl["stage"] == "rl_student" and rl["parent"] == "models/base_student" and rl["metrics"]["steps"] == 2
 
 
 def test_eval_and_report(chain):
@@ -92,7 +95,10 @@ def test_eval_and_report(chain):
     report = (chain / "reports/report.md").read_text()
     table = report.split("\n\n")[2].splitlines()
     assert table[0].startswith("| model | stage | arithmetic pass@1 | arithmetic cons@2 |")
-    assert [line.split("|")[1].strip() for line in table[2:]] == ["base", "A", "B", "C", "D", "student"]
+    assert [line.split("|")[1].strip() for line in table[2:]] == ["base", "A", "B", "C", "D", "student",
+                                                                  "student_rl"]
+    assert "## The paper's findings, checked" in report and "| student > student_rl |" in report
+    assert "| student_rl | rl_student | `models/base_student` |" in report  # lineage from the manifests
     for png, size in [("pass_at_1.png", (600, 350)), ("rl_curves.png", (900, 350))]:
         img = Image.open(chain / "reports" / png)
         assert img.format == "PNG" and img.size == size
@@ -126,3 +132,20 @@ def test_eval_on_real_benchmarks(chain):
     assert all(m[b]["k"] == 2 and 0.0 <= m[b]["pass@1"] <= m[b]["pass@2"] <= 1.0 for b in ("gsm8k", "humaneval"))
     samples = json.loads((chain / "metrics/bench/A.samples.json").read_text())
     assert "def has_close_elements" in samples["humaneval"][0]["prompt"]
+
+
+def test_report_checks_the_papers_findings_against_standard_errors():
+    from r1pipe.stages.report import claims
+
+    def m(p, se):
+        return {"arithmetic": {"pass@1": p, "pass@1_se": se}}
+
+    metrics = {"base": m(0.10, 0.03), "A": m(0.40, 0.04), "B": m(0.45, 0.04), "C": m(0.40, 0.03),
+               "D": m(0.30, 0.03), "student": m(0.20, 0.03), "student_rl": m(0.30, 0.03)}
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:6]]
+            for line in claims(metrics, "arithmetic").splitlines()[2:]}
+    assert rows["A > base"] == ["+30.0", "5.0", "holds"]          # 0.30 > 2 x sqrt(0.03² + 0.04²) = 0.10
+    assert rows["B > A"] == ["+5.0", "5.7", "within noise"]       # |0.05| < 2 x 0.0566
+    assert rows["C >= B"] == ["-5.0", "5.0", "holds"]             # not worse by more than 2 SE
+    assert rows["D >= B"] == ["-15.0", "5.0", "fails"]
+    assert rows["student > student_rl"] == ["-10.0", "4.2", "reversed"]

@@ -53,7 +53,7 @@ def _section(params: Path, section: str, cls):
 
 @app.command()
 def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), section: Section = None):
-    """Resolve the base model (tiny, local dir or hub id) into a local model directory."""
+    """Resolve the base model (tiny, a named model, local dir or hub id) into a local model directory."""
     from r1pipe.stages import base as stage
 
     stage.run(_section(params, section or "base", config.BaseSection), out)

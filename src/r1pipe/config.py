@@ -5,7 +5,8 @@ type or an out-of-range value raises :class:`r1pipe.R1pipeError` with a message
 that names the file and the key, e.g. ``params.yaml: coldstart.lr: unknown key``.
 
 Sections are looked up by name in :data:`SECTIONS`. Any extra GRPO run can be
-declared as a section whose name starts with ``rl_`` (``rl_zero`` for R1-Zero).
+declared as a section whose name starts with ``rl_`` (``rl_zero`` for R1-Zero), and
+any extra model to materialise as one starting with ``base_`` (``base_student``).
 """
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ class ModelRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field("tiny", description="Hub id, local save_pretrained directory, or 'tiny'.")
+    model: str = Field(
+        "tiny", description="'tiny', a named model ('smollm2-135m-instruct'), a local save_pretrained dir, or a hub id."
+    )
     tiny: TinyModel = TinyModel()
+    layers: int | None = Field(
+        None, ge=1, description="Keep only this many decoder layers, evenly spread (a smaller student)."
+    )
 
 
 class BaseSection(Section, ModelRef):
@@ -113,7 +119,19 @@ class PrepareSection(Section):
 # --------------------------------------------------------------------------- training
 
 
-class TrainSection(Section):
+class TrainableLayers(BaseModel):
+    """Which weights a training stage updates (SFT and GRPO alike)."""
+
+    train_layers: int | None = Field(
+        None,
+        ge=1,
+        description="Train only the top N decoder layers and the final norm; embeddings and lower layers stay "
+        "frozen, so the backward pass stops early (about x2.7 faster per step on SmolLM2-135M on a CPU with 10 of "
+        "30 layers). None: train every weight.",
+    )
+
+
+class TrainSection(Section, TrainableLayers):
     """Settings shared by every SFT-style stage (TRL SFTTrainer)."""
 
     learning_rate: float = Field(5e-4, gt=0)
@@ -167,7 +185,7 @@ class WeightedRewards(BaseModel):
         return [(name, *reward_spec(spec)) for name, spec in self.rewards.items()]
 
 
-class GRPOSection(Section, WeightedRewards):
+class GRPOSection(Section, WeightedRewards, TrainableLayers):
     """`r1pipe grpo`: GRPO on TRL's GRPOTrainer.
 
     Sections ``rl_reasoning`` (A -> B), ``rl_all`` (C -> D) and any ``rl_*`` (e.g.
@@ -270,7 +288,7 @@ class RejectSampleSection(SamplingSection):
 
 class Benchmark(BaseModel):
     """One eval benchmark. Fields left out come from the ready-made definition of the same name
-    (see ``r1pipe.data.benchmarks.READY``): arithmetic, gsm8k, math500, aime2024, aime2025, amc23,
+    (see ``r1pipe.data.benchmarks.READY``): arithmetic, gsm8k, gsm8k_easy, math500, aime2024, aime2025, amc23,
     humaneval, mbpp, countdown."""
 
     model_config = ConfigDict(extra="forbid")
@@ -284,6 +302,9 @@ class Benchmark(BaseModel):
     answer_format: AnswerFormat | None = None
     question_template: str | None = None
     limit: int | None = Field(None, ge=1, description="Evaluate at most this many problems.")
+    max_solution_lines: int | None = Field(
+        None, ge=1, description="Keep problems whose reference solution has at most this many lines (an easy subset)."
+    )
     k: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0)
     top_p: float | None = Field(None, gt=0, le=1)
@@ -316,7 +337,7 @@ class EvalSection(SamplingSection):
 
 class ReportSection(Section):
     models: list[str] = Field(
-        default_factory=lambda: ["base", "A", "B", "C", "D", "student"],
+        default_factory=lambda: ["base", "A", "B", "C", "D", "student", "student_rl"],
         description="Row order of the report table; names of metrics/eval/<name>.json.",
     )
 
@@ -330,6 +351,8 @@ SECTIONS: dict[str, type[Section]] = {
     "sft": SFTSection,
     "rl_all": GRPOSection,
     "distill": DistillSection,
+    "base_student": BaseSection,
+    "rl_student": GRPOSection,
     "eval": EvalSection,
     "report": ReportSection,
 }
@@ -340,6 +363,8 @@ def section_class(name: str) -> type[Section] | None:
         return SECTIONS[name]
     if name.startswith("rl_"):
         return GRPOSection
+    if name.startswith("base_"):
+        return BaseSection
     return None
 
 

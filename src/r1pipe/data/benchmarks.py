@@ -22,6 +22,9 @@ MBPP_QUESTION = "{question}\nYour code should pass these tests:\n{tests}"
 READY: dict[str, dict] = {
     "arithmetic": {"source": "prompts"},
     "gsm8k": {"local": "math/gsm8k_test.jsonl", "hub": "openai/gsm8k", "subset": "main", "answer_format": "gsm8k"},
+    # GSM8K at a 135M model's level: problems whose reference solution takes at most two lines.
+    "gsm8k_easy": {"local": "math/gsm8k_test.jsonl", "hub": "openai/gsm8k", "subset": "main", "answer_format": "gsm8k",
+                   "max_solution_lines": 2},
     "math500": {"local": "math/math500_test.jsonl", "hub": "HuggingFaceH4/MATH-500",
                 "columns": {"question": "problem"}},
     "aime2024": {"local": "math/aime2024.jsonl", "hub": "HuggingFaceH4/aime_2024", "split": "train",
@@ -53,6 +56,12 @@ def resolve(bench: Benchmark, data_dir: str | None) -> Benchmark:
     return Benchmark(**{**defaults, **ready, **given})
 
 
+def _solution_lines(raw: dict, bench: Benchmark) -> int:
+    """Non-empty lines of a reference solution, its final ``#### answer`` line left out."""
+    text = str(raw.get(bench.columns.get("answer", "answer"), ""))
+    return sum(1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("####"))
+
+
 def load(bench: Benchmark, prompts_dir: Path, system_prompt: str) -> list[dict]:
     """A resolved benchmark's rows, with ``prompt`` chat messages, at most ``limit`` of them."""
     if bench.source == "prompts":
@@ -62,6 +71,8 @@ def load(bench: Benchmark, prompts_dir: Path, system_prompt: str) -> list[dict]:
     else:
         is_file = bench.source.endswith((".jsonl", ".json", ".jsonl.gz", ".parquet")) or Path(bench.source).exists()
         raw = read_rows(bench.source) if is_file else read_hub(bench.source, bench.split or "test", bench.subset)
+        if bench.max_solution_lines is not None:
+            raw = [r for r in raw if _solution_lines(r, bench) <= bench.max_solution_lines]
         rows = to_rows(raw[: bench.limit], bench.task, bench.columns, bench.answer_format, bench.question_template,
                        where=bench.source)
         for i, row in enumerate(rows):

@@ -1,12 +1,16 @@
 """Resolve a model reference and load models for training and generation.
 
-A reference is ``tiny`` (built offline from a seed), a local ``save_pretrained``
-directory, or a hub id. Whatever it is, stages after ``base`` only ever see
+A reference is ``tiny`` (built offline from a seed), a named model that resolves
+without the hub (``smollm2-135m-instruct``, see :mod:`r1pipe.models.known`), a
+local ``save_pretrained`` directory, or a hub id, optionally cut down to fewer
+layers (``layers: N``, for a student). Whatever it is, stages after ``base`` only ever see
 ordinary local model directories.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from pathlib import Path
 
 import torch
@@ -15,13 +19,21 @@ from transformers.utils import logging as hf_logging
 
 from r1pipe import R1pipeError
 from r1pipe.config import ModelRef
+from r1pipe.models.known import KNOWN, load_known
 
 # r1pipe draws its own rich progress; transformers' tqdm bars would interleave with it.
 hf_logging.disable_progress_bar()
 
 
-def _fix_special_tokens(model, tok):
-    """Chat turns end with eos; pad must exist for batching. Set both explicitly, everywhere."""
+def _fix_special_tokens(model, tok, eos: str | None = None):
+    """Chat turns end with eos; pad must exist for batching. Set both explicitly, everywhere.
+
+    SmolLM2's GGUF tokenizer is the reason to be explicit: depending on the
+    transformers version it has no pad token, or its eos falls back to ``<|im_start|>``.
+    """
+    if eos is not None:
+        tok.eos_token = eos
+        tok.pad_token = eos
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model.config.pad_token_id = tok.pad_token_id
@@ -33,28 +45,64 @@ def _fix_special_tokens(model, tok):
 
 
 def resolve(ref: ModelRef, seed: int):
-    """Return (model, tokenizer) for a reference, in float32."""
+    """Return (model, tokenizer, source) for a reference, in float32; ``source`` says where it came from."""
     if ref.model == "tiny":
         from r1pipe.models import tiny
 
-        return _fix_special_tokens(*tiny.build(ref.tiny, seed))
+        return *_fix_special_tokens(*tiny.build(ref.tiny, seed)), "tiny"
+    if ref.model in KNOWN:
+        model, tok, source = load_known(ref.model)
+        return *_fix_special_tokens(model, tok, KNOWN[ref.model].eos), source
     if Path(ref.model).is_dir():
-        return load_model(ref.model), load_tokenizer(ref.model)
+        return load_model(ref.model), load_tokenizer(ref.model), f"local:{ref.model}"
     try:
         model = AutoModelForCausalLM.from_pretrained(ref.model, dtype=torch.float32)
         tok = AutoTokenizer.from_pretrained(ref.model)
     except OSError as e:
         raise R1pipeError(
-            f"cannot resolve model {ref.model!r}: not 'tiny', not a local directory, "
+            f"cannot resolve model {ref.model!r}: not 'tiny', not one of {sorted(KNOWN)}, not a local directory, "
             f"and the hub did not provide it ({str(e).splitlines()[0][:120]})"
         ) from None
-    return _fix_special_tokens(model, tok)
+    return *_fix_special_tokens(model, tok), f"hub:{ref.model}"
 
 
-def materialize(ref: ModelRef, seed: int, out_dir: Path) -> None:
-    model, tok = resolve(ref, seed)
+def keep_layers(model, n: int):
+    """A smaller copy: ``n`` of the decoder layers, evenly spread, the first and the last always kept.
+
+    The copy is a fresh model built from the config with ``n`` layers, so layer
+    indices (which the KV cache uses) are renumbered.
+    """
+    total = model.config.num_hidden_layers
+    if not 1 <= n <= total:
+        raise R1pipeError(f"layers: {n} is not between 1 and the model's {total} layers")
+    kept = [round(i * (total - 1) / max(n - 1, 1)) for i in range(n)]
+    config = copy.deepcopy(model.config)
+    config.num_hidden_layers = n
+    if getattr(config, "layer_types", None):
+        config.layer_types = [config.layer_types[i] for i in kept]
+    small = type(model)(config)
+    state = {}
+    for key, value in model.state_dict().items():
+        match = re.match(r"(.*\.layers\.)(\d+)(\..*)", key)
+        if match is None:
+            state[key] = value
+        elif int(match[2]) in kept:
+            state[f"{match[1]}{kept.index(int(match[2]))}{match[3]}"] = value
+    small.load_state_dict(state, strict=True)
+    small.generation_config = copy.deepcopy(model.generation_config)
+    return small
+
+
+def materialize(ref: ModelRef, seed: int, out_dir: Path) -> str:
+    """Save the reference as a plain model directory; return where it came from."""
+    model, tok, source = resolve(ref, seed)
+    if ref.layers is not None:
+        total = model.config.num_hidden_layers
+        model = keep_layers(model, ref.layers)
+        source = f"{source}, {ref.layers} of {total} layers"
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
+    return source
 
 
 def require_model_dir(path: str | Path) -> Path:

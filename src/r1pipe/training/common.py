@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from transformers import PrinterCallback, TrainerCallback
 
+from r1pipe import R1pipeError
 from r1pipe.progress import progress
 
 
@@ -34,6 +35,24 @@ def device_args(seed: int, logging_steps: int) -> dict:
         data_seed=seed,
         logging_steps=logging_steps,
     )
+
+
+def trainable(model, train_layers: int | None):
+    """Freeze all but the top ``train_layers`` decoder layers and the final norm (None: train everything).
+
+    The input embedding is frozen with the lower layers; a tied LM head shares it,
+    so it stays frozen too.
+    """
+    if train_layers is None:
+        return model
+    layers = model.get_decoder().layers
+    if train_layers > len(layers):
+        raise R1pipeError(f"train_layers: {train_layers} is more than the model's {len(layers)} layers")
+    model.requires_grad_(False)
+    for layer in layers[len(layers) - train_layers :]:
+        layer.requires_grad_(True)
+    model.get_decoder().norm.requires_grad_(True)
+    return model
 
 
 def quiet(trainer):

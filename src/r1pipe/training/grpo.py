@@ -17,6 +17,7 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
 from datasets import Dataset
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
@@ -28,7 +29,7 @@ from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
 from r1pipe.rewards.extract import completion_text
 from r1pipe.seed import seed_everything
-from r1pipe.training.common import RichProgressCallback, device_args, quiet, save_log_history
+from r1pipe.training.common import RichProgressCallback, device_args, quiet, save_log_history, trainable
 
 # TRL's log key -> the curve's name in dvclive.
 CURVES = {
@@ -103,6 +104,35 @@ class SampleRecorder:
         return scores
 
 
+class CPUGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer whose per-token log-probs come from the model's logits.
+
+    TRL computes them with a chunked kernel written for Triton; on a CPU its torch
+    fallback took 11 of 29 s per step (SmolLM2-135M, 16 completions, 2 cores).
+    Same quantity: log-softmax of the completion logits over the temperature.
+    Multimodal and MoE inputs keep TRL's path.
+    """
+
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
+                                           batch_size=None, compute_entropy=False, compute_aux_loss=False, **extra):
+        if compute_aux_loss or any(v is not None for v in extra.values()):
+            return super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss,
+                **extra)
+        batch_size = batch_size or input_ids.size(0)
+        logps, entropies = [], []
+        for start in range(0, input_ids.size(0), batch_size):
+            ids = input_ids[start : start + batch_size]
+            with self.accelerator.autocast():
+                logits = model(input_ids=ids, attention_mask=attention_mask[start : start + batch_size],
+                               logits_to_keep=logits_to_keep + 1).logits
+            logp = (logits[:, :-1].float() / self.temperature).log_softmax(-1)
+            logps.append(logp.gather(-1, ids[:, -logits_to_keep:, None]).squeeze(-1))
+            if compute_entropy:
+                entropies.append(-(logp.exp() * logp).sum(-1))
+        return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
+
+
 def _fingerprint(cfg: GRPOSection, model_dir: Path, prompts: Dataset) -> str:
     h = hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode())
     h.update(content_hash(model_dir).encode())
@@ -164,8 +194,9 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
     recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every)
     callbacks = [RichProgressCallback(label)] + ([LiveCallback(live_dir, resume_step)] if live_dir else [])
-    trainer = GRPOTrainer(
-        model=load_model(model_dir),
+    trainer_class = GRPOTrainer if torch.cuda.is_available() else CPUGRPOTrainer
+    trainer = trainer_class(
+        model=trainable(load_model(model_dir), cfg.train_layers),
         reward_funcs=[recorder] + rewards[1:],
         args=grpo_args(cfg, work_dir),
         train_dataset=prompts,

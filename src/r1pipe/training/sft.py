@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import torch
 from datasets import Dataset
+from transformers import Trainer
 from trl import SFTConfig, SFTTrainer
 
 from r1pipe.artifacts import atomic_output, write_manifest
@@ -22,15 +24,29 @@ from r1pipe.training.common import (
     device_args,
     quiet,
     save_log_history,
+    trainable,
     work_dir,
 )
+
+
+class CPUSFTTrainer(SFTTrainer):
+    """SFTTrainer with the model's own cross-entropy loss.
+
+    TRL computes the loss with a chunked log-prob kernel written for Triton; on a
+    CPU its torch fallback took two thirds of every step (SmolLM2-135M, 2 cores),
+    the model's own loss is the same quantity (``bench/cpu_training.py``). TRL's
+    token-accuracy and entropy metrics are not logged on this path.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
 
 def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path,
               label: str) -> dict:
     """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``); save to ``out_dir``."""
     seed_everything(cfg.seed)
-    model = load_model(model_dir)
+    model = trainable(load_model(model_dir), cfg.train_layers)
     tok = load_tokenizer(model_dir)
     rows = rows.select_columns(["prompt", "completion"])
     if cfg.max_samples:
@@ -49,7 +65,8 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
         completion_only_loss=True,
         **device_args(cfg.seed, cfg.logging_steps),
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=rows, processing_class=tok,
+    trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
+    trainer = trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
                          callbacks=[RichProgressCallback(label)])
     quiet(trainer)
     result = trainer.train()
