@@ -13,6 +13,9 @@ from r1pipe.rewards.extract import as_number, extract_answer, last_boxed, normal
         ("\\boxed{\\frac{a}{b^{2}}}", "\\frac{a}{b^{2}}"),
         ("<answer>The answer is \\boxed{7}</answer>", "7"),
         ("work\n#### 1,000", "1,000"),
+        ("Ava has 9 - 4 = 5 apples.\n\nThe answer is 5.", "5"),
+        ("so the final answer is: $1,200.", "1,200"),
+        ("the answer is unclear", None),
         ("no answer here", None),
     ],
 )
