@@ -3,7 +3,7 @@
 TRL 1.16 computes SFT losses and GRPO log-probs with a chunked LM-head kernel
 written for Triton; on a CPU it runs a torch fallback. r1pipe's CPU trainers use
 the model's own logits instead (tests/test_cpu_trainers.py checks they agree).
-This script times one SFT step both ways, with every layer trained and with
+This script times the forward and backward of one SFT step both ways, with every layer trained and with
 ``train_layers`` (the top N layers only), in the same process.
 
     python bench/cpu_training.py --model models/base            # SmolLM2-135M after `dvc repro base`
@@ -37,6 +37,7 @@ def step_seconds(trainer_class, model_dir, rows, train_layers, batch_size, steps
         args = SFTConfig(output_dir=out, per_device_train_batch_size=batch_size, completion_only_loss=True,
                          max_steps=steps, learning_rate=1e-5, **device_args(0, 1000))
         trainer = trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok)
+        trainer.current_gradient_accumulation_steps = 1  # set by train(); training_step divides by it
         times = []
         batches = iter(trainer.get_train_dataloader())
         for _ in range(steps):
