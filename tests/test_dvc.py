@@ -13,7 +13,6 @@ from conftest import REPO, TINY
 from r1pipe.config import ModelRef
 from r1pipe.models import materialize
 
-
 MODELS = {}  # environment for the stages: where the faked local copy of the named base model is
 
 

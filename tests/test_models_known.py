@@ -12,8 +12,8 @@ import torch
 
 from r1pipe import R1pipeError
 from r1pipe.config import ModelRef, TinyModel
-from r1pipe.models import load_model, load_tokenizer, materialize
 from r1pipe.models import known as known_mod
+from r1pipe.models import load_model, load_tokenizer, materialize
 from r1pipe.models.resolve import keep_layers, resolve
 from r1pipe.models.tiny import build
 from r1pipe.training.common import trainable

@@ -126,7 +126,7 @@ class TrainableLayers(BaseModel):
         None,
         ge=1,
         description="Train only the top N decoder layers and the final norm; embeddings and lower layers stay "
-        "frozen, so the backward pass stops early (about x2.7 faster per step on SmolLM2-135M on a CPU with 10 of "
+        "frozen, so the backward pass stops early (x2 per SFT step on SmolLM2-135M on a CPU with 10 of "
         "30 layers). None: train every weight.",
     )
 
