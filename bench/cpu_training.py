@@ -21,7 +21,7 @@ import torch
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
-from r1pipe.config import TinyModel
+from r1pipe.config.models import TinyModel
 from r1pipe.data.arithmetic import generate
 from r1pipe.data.templates import SYSTEM_PROMPT, make_prompt, render_completion
 from r1pipe.models import load_model, load_tokenizer

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from r1pipe.config import ModelRef
+from r1pipe.config.models import ModelRef
 from r1pipe.data import arithmetic
 from r1pipe.data.templates import SYSTEM_PROMPT, make_prompt
 from r1pipe.engines import Sampling, make_engine

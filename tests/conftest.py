@@ -10,7 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
+# A few real rows of each benchmark, in eval.data_dir's layout (tests/data/README.md says where from).
+SAMPLE_DATA = REPO / "tests" / "data"
+# Whole benchmark files, beside a development checkout only; tests that need them skip without them.
 SHARED_DATA = REPO.parent / "shared" / "data"
+needs_shared_data = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason=f"needs the full benchmark files in {SHARED_DATA} (a development checkout)")
 TINY = REPO / "stages" / "presets" / "tiny.yaml"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

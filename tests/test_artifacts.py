@@ -52,7 +52,7 @@ def test_content_hash_tracks_content_not_manifest(tmp_path):
     d.mkdir()
     (d / "a.bin").write_bytes(b"abc")
     h1 = content_hash(d)
-    write_manifest(d, stage="x", params={"seed": 1}, inputs={}, started=time.time())
+    write_manifest(d, stage="x", params={"seed": 1}, inputs={}, code="r1pipe.stages.sft")
     assert content_hash(d) == h1
     (d / "a.bin").write_bytes(b"abd")
     assert content_hash(d) != h1

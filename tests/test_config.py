@@ -4,15 +4,12 @@ import sys
 import pytest
 import yaml
 
-from conftest import TINY
+from conftest import REPO, TINY
 from r1pipe import R1pipeError
-from r1pipe.config import (
-    SECTIONS,
-    ColdstartSection,
-    GRPOSection,
-    load_params,
-    load_section,
-)
+from r1pipe.cli import _checks
+from r1pipe.config import SECTIONS, load_params, load_section, section_class
+from r1pipe.config.grpo import GRPOSection
+from r1pipe.config.sft import ColdstartSection
 
 
 def write(tmp_path, data) -> str:
@@ -31,7 +28,8 @@ def test_every_preset_section_validates():
     raw = load_params(TINY)
     assert set(raw) == set(SECTIONS)
     for name in raw:
-        assert load_section(TINY, name, SECTIONS[name]).seed == 0
+        cls = section_class(name)
+        assert load_section(TINY, name, cls, _checks(cls)).seed == 0
 
 
 @pytest.mark.parametrize(
@@ -40,17 +38,34 @@ def test_every_preset_section_validates():
         ("coldstart", {"lr": 0.1}, "params.yaml: coldstart.lr: unknown key"),
         ("coldstart", {"learning_rate": "fast"}, "coldstart.learning_rate: Input should be a valid number"),
         ("coldstart", {"learning_rate": -1.0}, "coldstart.learning_rate: Input should be greater than 0"),
-        ("rl_reasoning", {"rewards": {"acuracy": 1.0}}, "rl_reasoning.rewards: Value error, unknown reward 'acuracy'"),
+        ("rl_reasoning", {"rewards": {"acuracy": 1.0}}, "rl_reasoning.rewards: unknown reward 'acuracy'"),
+        ("reject_sample", {"filters": ["grammar"]}, "reject_sample.filters: unknown filter 'grammar'"),
+        ("eval", {"benchmarks": ["gsm9k"]}, "eval.benchmarks: gsm9k: not a ready-made benchmark"),
         ("eval", {"top_p": 1.5}, "params.yaml: eval.top_p: Input should be less than or equal to 1"),
         ("base", {"tiny": {"hidden": 3}}, "params.yaml: base.tiny.hidden: unknown key"),
     ],
 )
 def test_bad_values_name_file_and_key(tmp_path, section, changes, message):
     path = tiny_with(tmp_path, section, **changes)
+    cls = section_class(section)
     with pytest.raises(R1pipeError) as e:
-        load_section(path, "coldstart", ColdstartSection)
+        load_section(path, section, cls, _checks(cls))
     assert str(e.value).endswith(message) or message in str(e.value)
     assert str(path) in str(e.value)
+    # A stage reads only its own section; `r1pipe check` reads them all.
+    assert load_section(path, "coldstart" if section != "coldstart" else "sft", ColdstartSection
+                        if section != "coldstart" else section_class("sft"))
+    proc = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--params", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stdout + proc.stderr
+
+
+def test_check_accepts_the_default_and_every_preset():
+    for path in [REPO / "params.yaml", TINY, REPO / "stages/presets/gpu.yaml"]:
+        proc = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--params", str(path)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "every section is valid" in proc.stdout + proc.stderr
 
 
 def test_unknown_section_and_missing_file(tmp_path):

@@ -4,7 +4,7 @@ import torch
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
 
-from r1pipe.config import TinyModel
+from r1pipe.config.models import TinyModel
 from r1pipe.models.tiny import build
 from r1pipe.training.common import device_args
 from r1pipe.training.grpo import CPUGRPOTrainer

@@ -3,9 +3,9 @@ import re
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import SAMPLE_DATA
 from r1pipe import R1pipeError
-from r1pipe.config import PrepareSection, Source
+from r1pipe.config.prepare import PrepareSection, Source
 from r1pipe.data import arithmetic
 from r1pipe.data.files import read_rows
 from r1pipe.data.sources import build_splits
@@ -51,16 +51,16 @@ def test_prepare_rows_and_disjoint_splits():
 
 def test_gsm8k_and_math500_load_with_column_mapping():
     cfg = PrepareSection(sources=[
-        Source(name="gsm8k", kind="file", train=str(SHARED_DATA / "math/gsm8k_train.jsonl"),
-               test=str(SHARED_DATA / "math/gsm8k_test.jsonl"), answer_format="gsm8k", limit_train=5, limit_test=3),
-        Source(name="math500", kind="file", test=str(SHARED_DATA / "math/math500_test.jsonl"),
+        Source(name="gsm8k", kind="file", train=str(SAMPLE_DATA / "math/gsm8k_train.jsonl"),
+               test=str(SAMPLE_DATA / "math/gsm8k_test.jsonl"), answer_format="gsm8k", limit_train=5, limit_test=3),
+        Source(name="math500", kind="file", test=str(SAMPLE_DATA / "math/math500_test.jsonl"),
                columns={"question": "problem", "answer": "answer"}, limit_test=4),
     ])
     splits = build_splits(cfg)
     assert len(splits["train"]) == 5 and len(splits["test"]) == 7
-    first_test = json.loads((SHARED_DATA / "math/gsm8k_test.jsonl").read_text().splitlines()[0])
+    first_test = json.loads((SAMPLE_DATA / "math/gsm8k_test.jsonl").read_text().splitlines()[0])
     assert splits["test"][0]["answer"] == "18" and first_test["question"] in splits["test"][0]["prompt"][-1]["content"]
-    m500 = json.loads((SHARED_DATA / "math/math500_test.jsonl").read_text().splitlines()[0])
+    m500 = json.loads((SAMPLE_DATA / "math/math500_test.jsonl").read_text().splitlines()[0])
     assert splits["test"][3]["answer"] == m500["answer"] and splits["test"][3]["source"] == "math500"
 
 
@@ -80,27 +80,27 @@ def test_malformed_rows_are_clear_errors(tmp_path):
 
 
 def test_every_ready_made_benchmark_loads_from_the_shared_data():
-    from r1pipe.config import Benchmark
+    from r1pipe.config.sampling import Benchmark
     from r1pipe.data import benchmarks
 
     for name, ready in benchmarks.READY.items():
         if name == "arithmetic":
             continue
-        b = benchmarks.resolve(Benchmark(name=name, limit=3), str(SHARED_DATA))
-        assert b.source == str(SHARED_DATA / ready["local"])
+        b = benchmarks.resolve(Benchmark(name=name, limit=3), str(SAMPLE_DATA))
+        assert b.source == str(SAMPLE_DATA / ready["local"])
         rows = benchmarks.load(b, prompts_dir=None, system_prompt="think")
         assert len(rows) == 3 and rows[0]["prompt"][0] == {"role": "system", "content": "think"}
         assert rows[0]["task"] == b.task and rows[0]["prompt"][1]["content"]
         if b.task == "math":
             assert rows[0]["answer"]
-    he = benchmarks.load(benchmarks.resolve(Benchmark(name="humaneval", limit=1), str(SHARED_DATA)), None, "")
+    he = benchmarks.load(benchmarks.resolve(Benchmark(name="humaneval", limit=1), str(SAMPLE_DATA)), None, "")
     assert "def has_close_elements" in he[0]["prompt"][-1]["content"] and he[0]["entry_point"] == "has_close_elements"
-    cd = benchmarks.load(benchmarks.resolve(Benchmark(name="countdown", limit=1), str(SHARED_DATA)), None, "")
+    cd = benchmarks.load(benchmarks.resolve(Benchmark(name="countdown", limit=1), str(SAMPLE_DATA)), None, "")
     assert cd[0]["numbers"] == [6, 81, 97, 52] and cd[0]["answer"] == "74" and "74" in cd[0]["prompt"][-1]["content"]
 
 
 def test_a_ready_made_benchmark_without_local_copy_falls_back_to_the_hub(tmp_path):
-    from r1pipe.config import Benchmark
+    from r1pipe.config.sampling import Benchmark
     from r1pipe.data import benchmarks
 
     b = benchmarks.resolve(Benchmark(name="gsm8k"), str(tmp_path))

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY
-from r1pipe.config import ModelRef
+from r1pipe.config.models import ModelRef
 from r1pipe.models import materialize
 
 MODELS = {}  # environment for the stages: where the faked local copy of the named base model is

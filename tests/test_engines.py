@@ -5,7 +5,8 @@ import importlib.util
 
 import pytest
 
-from r1pipe.config import ModelRef, RejectSampleSection, TinyModel
+from r1pipe.config.models import ModelRef, TinyModel
+from r1pipe.config.sampling import RejectSampleSection
 from r1pipe.data.rejection import reject_sample
 from r1pipe.engines import Sampling, make_engine
 from r1pipe.models import materialize

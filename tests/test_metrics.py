@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from r1pipe.config import EvalSection
+from r1pipe.config.sampling import EvalSection
 from r1pipe.engines import Completion
 from r1pipe.metrics import eval_metrics, majority, mean_se, pass_at_k
 from r1pipe.stages import eval as eval_stage

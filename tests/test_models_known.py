@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from r1pipe import R1pipeError
-from r1pipe.config import ModelRef, TinyModel
+from r1pipe.config.models import ModelRef, TinyModel
 from r1pipe.models import known as known_mod
 from r1pipe.models import load_model, load_tokenizer, materialize
 from r1pipe.models.resolve import keep_layers, resolve

@@ -65,13 +65,13 @@ def test_every_filter_on_hand_made_completions():
 
 
 def test_filter_params_are_validated():
-    from r1pipe.data.filters import validate
+    from r1pipe.data.filters import check_filters
 
-    assert validate(["accuracy", "length"]) == {"accuracy": {}, "length": {}}
+    assert check_filters(["accuracy", "length"]) == {"accuracy": {}, "length": {}}
     with pytest.raises(ValueError, match="unknown filter 'grammar'"):
-        validate(["grammar"])
+        check_filters(["grammar"])
     with pytest.raises(ValueError, match="length: unknown option 'max'"):
-        validate({"length": {"max": 3}})
+        check_filters({"length": {"max": 3}})
 
 
 def test_duplicates_are_dropped_before_the_per_prompt_cap():
@@ -101,7 +101,7 @@ def test_judge_decides_general_prompts_and_non_reasoning_data_is_mixed_in(tmp_pa
 
     from datasets import Dataset, DatasetDict, load_from_disk
 
-    from r1pipe.config import RejectSampleSection
+    from r1pipe.config.sampling import RejectSampleSection
     from r1pipe.data.judge import parse_verdict
     from r1pipe.stages import reject_sample as stage
 

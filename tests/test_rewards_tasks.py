@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import SAMPLE_DATA, SHARED_DATA, needs_shared_data
 from r1pipe.rewards import get_reward
 from r1pipe.rewards.code import last_code_block, split_tests
 from r1pipe.rewards.countdown import check_equation
@@ -30,7 +30,7 @@ def test_mbpp_style_fraction_and_binary():
 
 
 def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail():
-    with gzip.open(SHARED_DATA / "code/HumanEval.jsonl.gz", "rt") as f:
+    with gzip.open(SAMPLE_DATA / "code/HumanEval.jsonl.gz", "rt") as f:
         problems = [json.loads(line) for line in f][:5]
     right = [fenced(p["prompt"] + p["canonical_solution"]) for p in problems]
     wrong = [fenced(p["prompt"] + "    return None\n") for p in problems]
@@ -81,7 +81,7 @@ def test_countdown_equations(equation, expected):
 
 
 def test_countdown_exact_values_on_real_rows():
-    lines = (SHARED_DATA / "countdown/countdown_test_2000.jsonl").read_text().splitlines()
+    lines = (SAMPLE_DATA / "countdown/countdown_test_2000.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines[:2]]
     assert rows[0]["nums"] == [6, 81, 97, 52] and rows[0]["target"] == 74
     completions = ["<answer>97 - 81 + 52 + 6 = 74</answer>", "<answer>96 - 37 - 7 + 74</answer>",
@@ -182,6 +182,7 @@ def _code_sets():
 
 
 @pytest.mark.slow
+@needs_shared_data
 def test_every_reference_solution_passes_and_empty_or_wrong_ones_fail():
     humaneval, mbpp = _code_sets()
     acc = get_reward("accuracy", code_mode="binary")

@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM
 
 from conftest import cli
 from r1pipe.artifacts import content_hash, read_manifest
+from r1pipe.codegraph import code_hash
 from r1pipe.rewards import score
 
 
@@ -44,7 +45,8 @@ def test_manifests_record_lineage(chain):
     assert a["stage"] == "coldstart" and a["parent"] == "models/base"
     assert a["inputs"]["model"]["sha256"] == content_hash(chain / "models/base")
     assert a["inputs"]["data"]["sha256"] == content_hash(chain / "data/prompts")
-    assert a["params"]["learning_rate"] == 3.0e-3 and a["seconds"] > 0
+    assert a["params"]["learning_rate"] == 3.0e-3 and a["code"]["sha256"] == code_hash("r1pipe.stages.coldstart")
+    assert json.loads((chain / "models/A.run.json").read_text())["seconds"] > 0  # what varies stays outside
     assert a["metrics"]["final_loss"] < a["metrics"]["first_loss"]
     d = read_manifest(chain / "models/D")
     assert d["stage"] == "rl_all" and d["parent"] == "models/C" and d["metrics"]["steps"] == 2
@@ -116,13 +118,13 @@ def test_missing_model_is_a_one_line_error(chain):
 
 
 def test_eval_on_real_benchmarks(chain):
-    """20 GSM8K, 20 MATH-500 and 10 HumanEval problems from ../shared/data, through the CLI."""
+    """20 GSM8K, 20 MATH-500 and 10 HumanEval problems from tests/data, through the CLI."""
     import yaml
 
-    from conftest import SHARED_DATA
+    from conftest import SAMPLE_DATA
 
     params = yaml.safe_load((chain / "params.yaml").read_text())
-    params["eval"].update(k=2, pass_k=2, max_new_tokens=24, data_dir=str(SHARED_DATA), benchmarks=[
+    params["eval"].update(k=2, pass_k=2, max_new_tokens=24, data_dir=str(SAMPLE_DATA), benchmarks=[
         {"name": "gsm8k", "limit": 20}, {"name": "math500", "limit": 20}, {"name": "humaneval", "limit": 10}])
     (chain / "bench.yaml").write_text(yaml.safe_dump(params))
     cli("eval", "--params", "bench.yaml", "--model", "models/A", "--out", "metrics/bench/A.json", cwd=chain)

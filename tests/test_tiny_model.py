@@ -1,7 +1,7 @@
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from r1pipe.config import ModelRef, TinyModel
+from r1pipe.config.models import ModelRef, TinyModel
 from r1pipe.models import materialize
 
 

@@ -1,10 +1,15 @@
-"""Atomic output directories, lineage manifests and content hashes.
+"""The skeleton every stage shares: atomic outputs, lineage manifests, run logs, content hashes.
 
 Every stage writes its output into a hidden temporary sibling and renames it
 into place only when the output is complete, so a killed stage never leaves a
-directory that looks finished. Each output carries ``r1pipe.json``: the stage,
-its parent model, the hashes of its inputs, the params used, the code version
-and the time taken.
+directory that looks finished. Each output carries ``r1pipe.json``, its lineage:
+the stage, its parent model, the hashes of its inputs, the params used and the
+hash of the r1pipe code the stage runs. Given the same inputs it is the same
+bytes, so DVC sees an unchanged output and stops the cascade there.
+
+What varies from run to run (time taken, date, git revision) goes to a run log
+beside the output, ``<out>.run.json``, which dvc.yaml declares as an uncached
+metric and no later stage reads.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from r1pipe import R1pipeError, __version__
+from r1pipe.codegraph import code_hash
+from r1pipe.progress import summary
 
 MANIFEST = "r1pipe.json"
 
@@ -27,6 +34,7 @@ MANIFEST = "r1pipe.json"
 def atomic_output(out: Path | str):
     """Yield a temporary directory that becomes ``out`` when the block succeeds."""
     out = Path(out)
+    made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]  # removed again on failure
     out.parent.mkdir(parents=True, exist_ok=True)
     for stale in out.parent.glob(f".{out.name}.tmp-*"):
         if not _alive(int(stale.name.rsplit("-", 1)[-1])):  # left by a killed run
@@ -38,6 +46,11 @@ def atomic_output(out: Path | str):
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for directory in made:  # deepest first
+            try:
+                directory.rmdir()
+            except OSError:
+                break
         raise
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
@@ -96,20 +109,68 @@ def code_version() -> str:
 
 
 def write_manifest(out_dir: Path, *, stage: str, params: dict, inputs: dict[str, Path | str],
-                   parent: str | None = None, started: float, extra: dict | None = None) -> dict:
-    """Write ``r1pipe.json`` into ``out_dir`` and return its content."""
+                   code: str, parent: str | None = None, extra: dict | None = None) -> dict:
+    """Write ``r1pipe.json`` into ``out_dir`` and return its content.
+
+    ``code`` is the stage's module (``r1pipe.stages.grpo``): the manifest records
+    the hash of every r1pipe file it can import. Nothing in it varies between two
+    runs on the same inputs.
+    """
     manifest = {
         "stage": stage,
         "parent": str(parent) if parent else None,
         "inputs": {name: {"path": str(p), "sha256": content_hash(p)} for name, p in inputs.items()},
         "params": params,
-        "code_version": code_version(),
-        "seconds": round(time.time() - started, 2),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "code": {"version": __version__, "sha256": code_hash(code)},
         **(extra or {}),
     }
     write_json_atomic(Path(out_dir) / MANIFEST, manifest)
     return manifest
+
+
+def run_log_path(out: Path | str) -> Path:
+    """Where a stage's run log goes: ``models/A`` -> ``models/A.run.json``, ``m/A.json`` -> ``m/A.run.json``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem if out.suffix == '.json' else out.name}.run.json")
+
+
+class StageRun:
+    """What the stage body fills in: the lineage extras for the manifest and the summary's numbers."""
+
+    def __init__(self, directory: Path | None):
+        self.dir = directory  # write the output here (a temporary sibling of the real one)
+        self.extra: dict = {}  # goes into the manifest: must not vary between runs on the same inputs
+        self.numbers: dict = {}  # printed in the summary
+        self.wrote: dict = {}  # other files the stage wrote, printed in the summary
+        self.log: dict = {}  # goes into the run log: anything that varies (timings)
+
+
+@contextmanager
+def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None = None,
+                 inputs: dict[str, Path | str] | None = None, parent: str | None = None, manifest: bool = True,
+                 run_log: bool = True):
+    """Run a stage's body: time it, give it a temporary output directory, then write the manifest,
+    rename the output into place, write the run log and print the summary.
+
+    With ``manifest=False`` the stage writes its own files (eval's metrics JSON) and
+    ``run.dir`` is None.
+    """
+    started = time.time()
+    out = Path(out)
+    if manifest:
+        with atomic_output(out) as tmp:
+            run = StageRun(tmp)
+            yield run
+            write_manifest(tmp, stage=stage, params=params or {}, inputs=inputs or {}, code=code, parent=parent,
+                           extra=run.extra)
+    else:
+        run = StageRun(None)
+        yield run
+    if run_log:
+        write_json_atomic(run_log_path(out), {"stage": stage, "seconds": round(time.time() - started, 2),
+                                              "code_version": code_version(),
+                                              "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **run.log})
+    summary(stage, {"output": out, **run.wrote}, run.numbers, started)
 
 
 def read_manifest(path: Path | str) -> dict | None:

@@ -2,7 +2,9 @@
 
 Each command loads its params section (``--params``, ``--section``; the section
 defaults to the stage's name), then calls ``r1pipe.stages.<name>.run``. Input and
-output paths are options, so dvc.yaml can wire them.
+output paths are options, so dvc.yaml can wire them. A command imports only its
+own stage's code, so a stage's DVC deps are exactly that code (``tests/test_deps.py``);
+``r1pipe check`` validates every section of a params file at once.
 """
 
 from __future__ import annotations
@@ -47,33 +49,65 @@ DataDir = Annotated[Path, typer.Option("--data", help="Input dataset directory."
 Out = Annotated[Path, typer.Option("--out", help="Output path.")]
 
 
+def _checks(cls) -> config.Checks:
+    """The registries that validate their own part of a section: config imports none of them."""
+    checks: config.Checks = {}
+    if "rewards" in cls.model_fields:
+        from r1pipe.rewards import check_rewards
+
+        checks["rewards"] = check_rewards
+    if "filters" in cls.model_fields:
+        from r1pipe.data.filters import check_filters
+
+        checks["filters"] = check_filters
+    if "benchmarks" in cls.model_fields:
+        from r1pipe.data.benchmarks import check_benchmarks
+
+        checks["benchmarks"] = check_benchmarks
+    return checks
+
+
 def _section(params: Path, section: str, cls):
-    return config.load_section(params, section, cls)
+    return config.load_section(params, section, cls, _checks(cls))
+
+
+@app.command()
+def check(params: Params = Path("params.yaml")):
+    """Validate every section of a params file (each stage validates only its own)."""
+    from r1pipe.progress import console
+
+    for name, body in config.load_params(params).items():
+        cls = config.section_class(name)
+        config.validate(params, name, cls, body, _checks(cls))
+    console.print(f"{params}: every section is valid")
 
 
 @app.command()
 def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), section: Section = None):
     """Resolve the base model (tiny, a named model, local dir or hub id) into a local model directory."""
+    from r1pipe.config.models import BaseSection
     from r1pipe.stages import base as stage
 
-    stage.run(_section(params, section or "base", config.BaseSection), out)
+    stage.run(_section(params, section or "base", BaseSection), out)
 
 
 @app.command()
 def prepare(out: Out = Path("data/prompts"), params: Params = Path("params.yaml"), section: Section = None):
     """Write train/test prompt datasets from task generators and local files."""
+    from r1pipe.config.prepare import PrepareSection
     from r1pipe.stages import prepare as stage
 
-    stage.run(_section(params, section or "prepare", config.PrepareSection), out)
+    stage.run(_section(params, section or "prepare", PrepareSection), out)
 
 
 @app.command()
 def coldstart(model: ModelDir = Path("models/base"), data: DataDir = Path("data/prompts"),
               out: Out = Path("models/A"), params: Params = Path("params.yaml"), section: Section = None):
     """Cold-start SFT of the base on long chain-of-thought data (model A)."""
+    from r1pipe.config.sft import ColdstartSection
     from r1pipe.stages import coldstart as stage
 
-    stage.run(_section(params, section or "coldstart", config.ColdstartSection), model, data, out)
+    stage.run(_section(params, section or "coldstart", ColdstartSection), model, data, out)
 
 
 @app.command()
@@ -81,10 +115,11 @@ def grpo(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts"
          live: Annotated[Path | None, typer.Option(help="dvclive directory (default: dvclive/<section>).")] = None,
          params: Params = Path("params.yaml"), section: Section = None):
     """GRPO with rule-based rewards (rl_reasoning: A to B; rl_all: C to D; R1-Zero: base)."""
+    from r1pipe.config.grpo import GRPOSection
     from r1pipe.stages import grpo as stage
 
     name = section or "rl_reasoning"
-    stage.run(_section(params, name, config.GRPOSection), name, model, data, out, live or Path("dvclive") / name)
+    stage.run(_section(params, name, GRPOSection), name, model, data, out, live or Path("dvclive") / name)
 
 
 @app.command("reject-sample")
@@ -94,18 +129,20 @@ def reject_sample(model: ModelDir = Path("models/B"), data: DataDir = Path("data
                       "metrics/reject_sample.json"),
                   params: Params = Path("params.yaml"), section: Section = None):
     """Sample from the RL model and keep correct, well-formed completions as SFT data."""
+    from r1pipe.config.sampling import RejectSampleSection
     from r1pipe.stages import reject_sample as stage
 
-    stage.run(_section(params, section or "reject_sample", config.RejectSampleSection), model, data, out, metrics)
+    stage.run(_section(params, section or "reject_sample", RejectSampleSection), model, data, out, metrics)
 
 
 @app.command()
 def sft(model: ModelDir = Path("models/base"), data: DataDir = Path("data/sft"), out: Out = Path("models/C"),
         params: Params = Path("params.yaml"), section: Section = None):
     """SFT of the original base on the rejection-sampled set (model C)."""
+    from r1pipe.config.sft import SFTSection
     from r1pipe.stages import sft as stage
 
-    stage.run(_section(params, section or "sft", config.SFTSection), model, data, out)
+    stage.run(_section(params, section or "sft", SFTSection), model, data, out)
 
 
 @app.command()
@@ -113,18 +150,20 @@ def distill(data: DataDir = Path("data/sft"), out: Out = Path("models/student"),
             student: Annotated[Path | None, typer.Option(help="Student model dir (default: distill.student).")] = None,
             params: Params = Path("params.yaml"), section: Section = None):
     """Distil the rejection-sampled set into a smaller student model."""
+    from r1pipe.config.sft import DistillSection
     from r1pipe.stages import distill as stage
 
-    stage.run(_section(params, section or "distill", config.DistillSection), data, out, student)
+    stage.run(_section(params, section or "distill", DistillSection), data, out, student)
 
 
 @app.command("eval")
 def eval_(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts"),
           out: Out = Path("metrics/eval/A.json"), params: Params = Path("params.yaml"), section: Section = None):
     """pass@1 over k samples, cons@k and pass@k on held-out prompts and benchmarks."""
+    from r1pipe.config.sampling import EvalSection
     from r1pipe.stages import eval as stage
 
-    stage.run(_section(params, section or "eval", config.EvalSection), model, data, out)
+    stage.run(_section(params, section or "eval", EvalSection), model, data, out)
 
 
 @app.command()
@@ -132,9 +171,10 @@ def report(metrics_dir: Annotated[Path, typer.Option(help="Directory of eval met
            models_dir: Annotated[Path, typer.Option(help="Where B and D keep train_log.json.")] = Path("models"),
            out: Out = Path("reports"), params: Params = Path("params.yaml"), section: Section = None):
     """Render the table of every model's metrics, with plots and samples."""
+    from r1pipe.config.report import ReportSection
     from r1pipe.stages import report as stage
 
-    stage.run(_section(params, section or "report", config.ReportSection), metrics_dir, out, models_dir)
+    stage.run(_section(params, section or "report", ReportSection), metrics_dir, out, models_dir)
 
 
 if __name__ == "__main__":

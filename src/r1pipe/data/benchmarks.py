@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from r1pipe import R1pipeError
-from r1pipe.config import Benchmark
+from r1pipe.config import is_local
+from r1pipe.config.sampling import Benchmark
 from r1pipe.data.files import read_hub, read_rows
 from r1pipe.data.tasks import to_rows
 from r1pipe.data.templates import make_prompt
@@ -42,6 +43,14 @@ READY: dict[str, dict] = {
 }
 
 
+def check_benchmarks(benchmarks: list[Benchmark]) -> list[Benchmark]:
+    """Every benchmark is ready-made or says where its rows come from."""
+    for b in benchmarks:
+        if b.name not in READY and b.source is None:
+            raise ValueError(f"{b.name}: not a ready-made benchmark ({', '.join(READY)}), so it needs a source")
+    return benchmarks
+
+
 def resolve(bench: Benchmark, data_dir: str | None) -> Benchmark:
     """Fill the fields a benchmark leaves out from its ready-made definition."""
     ready = dict(READY.get(bench.name, {}))
@@ -69,8 +78,7 @@ def load(bench: Benchmark, prompts_dir: Path, system_prompt: str) -> list[dict]:
 
         rows = load_split(prompts_dir, bench.split or "test").to_list()
     else:
-        is_file = bench.source.endswith((".jsonl", ".json", ".jsonl.gz", ".parquet")) or Path(bench.source).exists()
-        raw = read_rows(bench.source) if is_file else read_hub(bench.source, bench.split or "test", bench.subset)
+        raw = read_rows(bench.source) if is_local(bench.source) else read_hub(bench.source, bench.split or "test", bench.subset)
         if bench.max_solution_lines is not None:
             raw = [r for r in raw if _solution_lines(r, bench) <= bench.max_solution_lines]
         rows = to_rows(raw[: bench.limit], bench.task, bench.columns, bench.answer_format, bench.question_template,

@@ -63,7 +63,7 @@ FILTERS = {f.__name__: f for f in (accuracy, format, language, paragraphs, code_
                                    judge)}
 
 
-def validate(filters: list | dict) -> dict[str, dict]:
+def check_filters(filters: list | dict) -> dict[str, dict]:
     """Normalise the params form to {name: options}; an unknown filter or option raises ValueError."""
     spec = {name: {} for name in filters} if isinstance(filters, list) else dict(filters)
     for name, options in spec.items():

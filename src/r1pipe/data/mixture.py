@@ -8,11 +8,12 @@ from pathlib import Path
 from datasets import Dataset
 
 from r1pipe import R1pipeError
-from r1pipe.config import GRPOSection
+from r1pipe.config import SYSTEM_PROMPT
+from r1pipe.config.grpo import GRPOSection
 from r1pipe.data.files import read_rows
 from r1pipe.data.io import load_split, require_columns
 from r1pipe.data.tasks import EMPTY
-from r1pipe.data.templates import SYSTEM_PROMPT, apply_template, make_prompt
+from r1pipe.data.templates import apply_template, make_prompt
 
 
 def rl_prompts(data: Path, cfg: GRPOSection) -> Dataset:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from r1pipe.config import PrepareSection, Source
+from r1pipe.config.prepare import PrepareSection, Source
 from r1pipe.data import arithmetic
 from r1pipe.data.files import read_hub, read_rows
 from r1pipe.data.tasks import EMPTY, to_rows

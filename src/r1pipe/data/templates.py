@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
+
 THINK_TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
 
-SYSTEM_PROMPT = (
-    "You are a helpful assistant. First think about the problem step by step inside "
-    "<think> </think> tags, then give only the final answer inside <answer> </answer> tags."
-)
 
 
 # The paper's R1-Zero template (Table 1): plain text, no chat template, for a base model.

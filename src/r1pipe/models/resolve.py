@@ -18,7 +18,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from r1pipe import R1pipeError
-from r1pipe.config import ModelRef
+from r1pipe.config.models import ModelRef
 from r1pipe.models.known import KNOWN, load_known
 
 # r1pipe draws its own rich progress; transformers' tqdm bars would interleave with it.

@@ -22,7 +22,7 @@ from transformers import (
 )
 from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
-from r1pipe.config import TinyModel
+from r1pipe.config.models import TinyModel
 from r1pipe.data import arithmetic
 from r1pipe.data.templates import THINK_TAGS, render_completion
 

@@ -146,6 +146,15 @@ def get_reward(name: str, **options) -> RewardFn:
     return reward
 
 
+def check_rewards(rewards: dict) -> dict:
+    """A params ``rewards`` mapping with every name and option known; else ValueError naming the reward."""
+    from r1pipe.config import reward_spec
+
+    for name, spec in rewards.items():
+        get_reward(name, **reward_spec(spec)[1])
+    return rewards
+
+
 def score(names, prompts, completions, **columns) -> dict[str, list[float | None]]:
     """Every named reward on every completion. ``names`` is a list, or a dict name -> options."""
     options = names if isinstance(names, dict) else {name: {} for name in names}

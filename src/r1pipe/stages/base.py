@@ -13,20 +13,15 @@ runs once.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from r1pipe.artifacts import atomic_output, write_manifest
-from r1pipe.config import BaseSection
+from r1pipe.artifacts import stage_output
+from r1pipe.config.models import BaseSection
 from r1pipe.models import materialize
-from r1pipe.progress import summary
 
 
 def run(cfg: BaseSection, out: Path) -> None:
-    started = time.time()
-    with atomic_output(out) as tmp:
-        source = materialize(cfg, cfg.seed, tmp)
-        inputs = {"model": Path(cfg.model)} if Path(cfg.model).is_dir() else {}
-        manifest = write_manifest(tmp, stage="base", params=cfg.model_dump(), inputs=inputs, parent=cfg.model,
-                                  started=started, extra={"source": source})
-    summary("base", {"model": out}, {"source": source, "code": manifest["code_version"]}, started)
+    inputs = {"model": Path(cfg.model)} if Path(cfg.model).is_dir() else {}
+    with stage_output("base", out, code=__name__, params=cfg.model_dump(), inputs=inputs, parent=cfg.model) as run:
+        source = materialize(cfg, cfg.seed, run.dir)
+        run.extra["source"] = run.numbers["source"] = source

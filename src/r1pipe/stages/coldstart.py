@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from r1pipe.config import ColdstartSection
+from r1pipe.config.sft import ColdstartSection
 from r1pipe.data.io import load_split, sft_pairs
 from r1pipe.models import require_model_dir
 from r1pipe.training.sft import sft_stage
@@ -21,4 +21,4 @@ from r1pipe.training.sft import sft_stage
 def run(cfg: ColdstartSection, model: Path, data: Path, out: Path) -> None:
     require_model_dir(model)
     rows = sft_pairs(load_split(data, "train"), data)
-    sft_stage("coldstart", cfg, model, rows, data, out)
+    sft_stage("coldstart", cfg, model, rows, data, out, code=__name__)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from r1pipe.config import DistillSection, ModelRef
+from r1pipe.config.models import ModelRef
+from r1pipe.config.sft import DistillSection
 from r1pipe.data.io import load_split, sft_pairs
 from r1pipe.models import materialize
 from r1pipe.training.sft import sft_stage
@@ -24,6 +25,6 @@ def run(cfg: DistillSection, data: Path, out: Path, student: Path | None = None)
     shutil.rmtree(init, ignore_errors=True)
     materialize(ref, cfg.seed, init)
     try:
-        sft_stage("distill", cfg, init, rows, data, out, parent=ref.model)
+        sft_stage("distill", cfg, init, rows, data, out, code=__name__, parent=ref.model)
     finally:
         shutil.rmtree(init, ignore_errors=True)

@@ -12,16 +12,14 @@ own files and hub datasets. Sampling follows the paper (temperature 0.6, top-p
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from r1pipe.artifacts import write_json_atomic
-from r1pipe.config import EvalSection
+from r1pipe.artifacts import stage_output, write_json_atomic
+from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
 from r1pipe.data.templates import apply_template
 from r1pipe.engines import Sampling, open_engine
 from r1pipe.metrics import eval_metrics
-from r1pipe.progress import summary
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.extract import extract_answer
 from r1pipe.seed import seed_everything
@@ -54,24 +52,24 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
 
 
 def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None = None, engine=None) -> dict:
-    started = time.time()
-    seed_everything(cfg.seed)
     name = name or Path(out).stem
-    engine = open_engine(cfg, model, engine)
-    results, examples = {}, {}
-    for bench in cfg.benchmarks:
-        b = benchmarks.resolve(bench, cfg.data_dir)
-        if b.limit is None and cfg.max_prompts:
-            b.limit = cfg.max_prompts
-        rows = benchmarks.load(b, data, cfg.system_prompt)
-        sampling = Sampling(cfg.temperature if b.temperature is None else b.temperature,
-                            b.top_p or cfg.top_p, b.max_new_tokens or cfg.max_new_tokens)
-        results[b.name], examples[b.name] = evaluate(engine, rows, cfg, b.k or cfg.k, sampling,
-                                                     f"eval {name}: {b.name}")
-    results["seconds"] = round(time.time() - started, 2)
-    write_json_atomic(Path(out).with_suffix(".samples.json"), examples)
-    write_json_atomic(out, results)
-    numbers = {f"{b} {key}": m[key] for b, m in results.items() if isinstance(m, dict)
-               for key in ("pass@1", "cons@k", "format_rate")}
-    summary(f"eval {name}", {"metrics": out}, numbers, started)
+    with stage_output(f"eval {name}", out, code=__name__, manifest=False) as run:
+        seed_everything(cfg.seed)
+        engine = open_engine(cfg, model, engine)
+        results, examples = {}, {}
+        for bench in cfg.benchmarks:
+            b = benchmarks.resolve(bench, cfg.data_dir)
+            if b.limit is None and cfg.max_prompts:
+                b.limit = cfg.max_prompts
+            rows = benchmarks.load(b, data, cfg.system_prompt)
+            sampling = Sampling(cfg.temperature if b.temperature is None else b.temperature,
+                                b.top_p or cfg.top_p, b.max_new_tokens or cfg.max_new_tokens)
+            results[b.name], examples[b.name] = evaluate(engine, rows, cfg, b.k or cfg.k, sampling,
+                                                         f"eval {name}: {b.name}")
+        samples = Path(out).with_suffix(".samples.json")
+        write_json_atomic(samples, examples)
+        write_json_atomic(out, results)
+        run.wrote["samples"] = samples
+        run.numbers.update({f"{b} {key}": m[key] for b, m in results.items() for key in ("pass@1", "cons@k",
+                                                                                       "format_rate")})
     return results

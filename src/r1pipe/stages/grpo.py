@@ -12,25 +12,25 @@ log next to the model. A killed run, rerun, resumes from its last checkpoint.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from r1pipe.artifacts import atomic_output, write_manifest
-from r1pipe.config import GRPOSection
+from r1pipe.artifacts import stage_output
+from r1pipe.config.grpo import GRPOSection
 from r1pipe.data.mixture import rl_prompts
 from r1pipe.models import require_model_dir
-from r1pipe.progress import summary
 from r1pipe.training.common import work_dir
 from r1pipe.training.grpo import train_grpo
 
 
 def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path, live: Path | None = None) -> None:
-    started = time.time()
     require_model_dir(model)
     prompts = rl_prompts(data, cfg)
-    inputs = {"model": model, "data": data, **({"general": cfg.general_prompts} if cfg.general_prompts else {})}
-    with atomic_output(out) as tmp, work_dir(out) as work:
-        numbers = train_grpo(model, prompts, cfg, tmp, work, label=section, live_dir=live)
-        write_manifest(tmp, stage=section, params=cfg.model_dump(), inputs=inputs, parent=str(model),
-                       started=started, extra={"metrics": numbers, "prompts": len(prompts)})
-    summary(f"grpo ({section})", {"model": out, **({"curves": live} if live else {})}, numbers, started)
+    inputs = {"model": model, "data": data, **cfg.local_files()}
+    with stage_output(section, out, code=__name__, params=cfg.model_dump(), inputs=inputs,
+                      parent=str(model)) as run, work_dir(out) as work:
+        numbers = train_grpo(model, prompts, cfg, run.dir, work, label=section, live_dir=live)
+        run.log["resumed_from_step"] = numbers.pop("resumed_from_step")  # differs between runs: not lineage
+        run.extra.update(metrics=numbers, prompts=len(prompts))
+        run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"])
+        if live:
+            run.wrote["curves"] = live

@@ -10,28 +10,22 @@ Each row has ``prompt`` (chat messages asking for <think> and <answer>),
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
 from r1pipe import R1pipeError
-from r1pipe.artifacts import atomic_output, write_manifest
-from r1pipe.config import PrepareSection
+from r1pipe.artifacts import stage_output
+from r1pipe.config.prepare import PrepareSection
 from r1pipe.data.sources import build_splits
-from r1pipe.progress import summary
 
 
 def run(cfg: PrepareSection, out: Path) -> None:
-    started = time.time()
-    splits = build_splits(cfg)
-    if not splits["train"]:
-        raise R1pipeError("prepare: the sources produced no training rows")
-    random.Random(cfg.seed).shuffle(splits["train"])
-    data = DatasetDict({name: Dataset.from_list(rows) for name, rows in splits.items() if rows})
-    inputs = {f"{s.name}:{split}": p for s in cfg.sources for split, p in (("train", s.train), ("test", s.test)) if p}
-    with atomic_output(out) as tmp:
-        data.save_to_disk(str(tmp))
-        write_manifest(tmp, stage="prepare", params=cfg.model_dump(), inputs=inputs, started=started,
-                       extra={"rows": {k: len(v) for k, v in splits.items()}})
-    summary("prepare", {"prompts": out}, {f"{k} rows": len(v) for k, v in splits.items()}, started)
+    with stage_output("prepare", out, code=__name__, params=cfg.model_dump(), inputs=cfg.local_files()) as run:
+        splits = build_splits(cfg)
+        if not splits["train"]:
+            raise R1pipeError("prepare: the sources produced no training rows")
+        random.Random(cfg.seed).shuffle(splits["train"])
+        DatasetDict({name: Dataset.from_list(rows) for name, rows in splits.items() if rows}).save_to_disk(str(run.dir))
+        run.extra["rows"] = {k: len(v) for k, v in splits.items()}
+        run.numbers.update({f"{k} rows": len(v) for k, v in splits.items()})

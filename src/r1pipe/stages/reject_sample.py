@@ -14,21 +14,20 @@ results. Acceptance statistics go to ``--metrics``.
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 from datasets import Dataset
 
 from r1pipe import R1pipeError
-from r1pipe.artifacts import atomic_output, write_json_atomic, write_manifest
-from r1pipe.config import RejectSampleSection
+from r1pipe.artifacts import stage_output, write_json_atomic
+from r1pipe.config.sampling import RejectSampleSection
 from r1pipe.data.files import read_rows
+from r1pipe.data.filters import check_filters
 from r1pipe.data.io import load_prompts
 from r1pipe.data.judge import RUBRIC, judge_scores
 from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template
 from r1pipe.engines import Sampling, make_engine, open_engine
-from r1pipe.progress import summary
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.seed import seed_everything
 
@@ -50,45 +49,40 @@ def non_reasoning_rows(path: str, n: int, seed: int) -> list[dict]:
 
 def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: Path, engine=None,
         judge_engine=None) -> dict:
-    started = time.time()
-    seed_everything(cfg.seed)
-    rows = load_prompts(data, "train", cfg.max_prompts)
-    engine = open_engine(cfg, model, engine)
-    sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
-    prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
-    groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample")
-    scores = score_groups(rows, groups, ["accuracy", "format"])
-    for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs(), known=scores)):
-        score["combined"] = combined  # the weighted reward, as GRPO would see it
-    filters = cfg.filters
-    if cfg.judge:
-        judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size)
-        verdicts = judge_scores(judge_engine, rows, groups, cfg.judge.rubric or RUBRIC, cfg.judge.tasks,
-                                cfg.judge.max_new_tokens, cfg.seed)
-        for score, verdict in zip(scores, verdicts):
-            score["judge"] = verdict
-        filters = {**filters, "judge": {}}
-    kept, stats = reject_sample(rows, groups, scores, filters, cfg.k, cfg.select, cfg.seed, cfg.dedup)
-    lengths = [c.n_tokens for g in groups for c in g]
-    stats["mean_tokens_sampled"] = sum(lengths) / len(lengths) if lengths else 0.0
-    stats["mean_tokens_kept"] = sum(r["n_tokens"] for r in kept) / len(kept) if kept else 0.0
-    stats["seconds"] = round(time.time() - started, 2)
-    write_json_atomic(metrics, stats)
-    if not kept:
-        raise R1pipeError(f"reject-sample kept no sample: every one failed a filter (statistics in {metrics})")
-    if cfg.non_reasoning and cfg.non_reasoning_ratio:
-        n = round(len(kept) * cfg.non_reasoning_ratio / (1 - cfg.non_reasoning_ratio))
-        kept += non_reasoning_rows(cfg.non_reasoning, n, cfg.seed)
-        stats["non_reasoning"] = len(kept) - stats["kept"]
+    inputs = {"data": data, **({"model": model} if model else {}), **cfg.local_files()}
+    with stage_output("reject-sample", out, code=__name__, params=cfg.model_dump(), inputs=inputs,
+                      parent=str(model) if model else None) as run:
+        seed_everything(cfg.seed)
+        rows = load_prompts(data, "train", cfg.max_prompts)
+        engine = open_engine(cfg, model, engine)
+        sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
+        prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
+        groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample")
+        scores = score_groups(rows, groups, ["accuracy", "format"])
+        for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs(), known=scores)):
+            score["combined"] = combined  # the weighted reward, as GRPO would see it
+        filters = check_filters(cfg.filters)
+        if cfg.judge:
+            judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size)
+            verdicts = judge_scores(judge_engine, rows, groups, cfg.judge.rubric or RUBRIC, cfg.judge.tasks,
+                                    cfg.judge.max_new_tokens, cfg.seed)
+            for score, verdict in zip(scores, verdicts):
+                score["judge"] = verdict
+            filters = {**filters, "judge": {}}
+        kept, stats = reject_sample(rows, groups, scores, filters, cfg.k, cfg.select, cfg.seed, cfg.dedup)
+        lengths = [c.n_tokens for g in groups for c in g]
+        stats["mean_tokens_sampled"] = sum(lengths) / len(lengths) if lengths else 0.0
+        stats["mean_tokens_kept"] = sum(r["n_tokens"] for r in kept) / len(kept) if kept else 0.0
+        if not kept:
+            write_json_atomic(metrics, stats)
+            raise R1pipeError(f"reject-sample kept no sample: every one failed a filter (statistics in {metrics})")
+        if cfg.non_reasoning and cfg.non_reasoning_ratio:
+            n = round(len(kept) * cfg.non_reasoning_ratio / (1 - cfg.non_reasoning_ratio))
+            kept += non_reasoning_rows(cfg.non_reasoning, n, cfg.seed)
+            stats["non_reasoning"] = len(kept) - stats["kept"]
+        Dataset.from_list(kept).save_to_disk(str(run.dir))
         write_json_atomic(metrics, stats)
-    with atomic_output(out) as tmp:
-        Dataset.from_list(kept).save_to_disk(str(tmp))
-        inputs = {"data": data, **({"model": model} if model else {}),
-                  **({"non_reasoning": cfg.non_reasoning} if cfg.non_reasoning else {})}
-        write_manifest(tmp, stage="reject_sample", params=cfg.model_dump(), inputs=inputs,
-                       parent=str(model) if model else None, started=started, extra={"stats": stats})
-    summary("reject-sample", {"data": out, "metrics": metrics},
-            {"sampled": stats["sampled"], "accepted": stats["accepted"], "kept": stats["kept"],
-             "acceptance_rate": stats["acceptance_rate"]}, started)
+        run.extra["stats"] = stats
+        run.wrote["metrics"] = metrics
+        run.numbers.update({key: stats[key] for key in ("sampled", "accepted", "kept", "acceptance_rate")})
     return stats
-

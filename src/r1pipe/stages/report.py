@@ -13,13 +13,11 @@ steps of each RL stage) and a sample completion per model and benchmark.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from r1pipe import R1pipeError
-from r1pipe.artifacts import atomic_output, read_manifest
-from r1pipe.config import ReportSection
-from r1pipe.progress import summary
+from r1pipe.artifacts import read_manifest, stage_output
+from r1pipe.config.report import ReportSection
 
 ROLES = {
     "base": "base model",
@@ -93,13 +91,14 @@ def claims(metrics: dict[str, dict], bench: str) -> str:
 
 
 def lineage(models_dir: Path | None, order: list[str]) -> str:
-    """Where each model came from and what it cost, from the manifests the stages wrote."""
+    """Where each model came from, from the manifests the stages wrote."""
     rows = []
     for name in order:
         manifest = read_manifest(Path(models_dir or "") / name) if models_dir else None
         if manifest:
-            rows.append([name, manifest["stage"], f"`{manifest.get('parent') or ''}`", f"{manifest['seconds']:.0f}"])
-    return _table(["model", "stage", "from", "seconds"], rows) if rows else ""
+            rows.append([name, manifest["stage"], f"`{manifest.get('parent') or ''}`",
+                         f"`{manifest['code']['sha256'][:12]}`"])
+    return _table(["model", "stage", "from", "code"], rows) if rows else ""
 
 
 def plot_accuracy(metrics: dict[str, dict], order: list[str], path: Path) -> None:
@@ -153,7 +152,6 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     import matplotlib
 
     matplotlib.use("Agg")
-    started = time.time()
     metrics = {n: json.loads((Path(metrics_dir) / f"{n}.json").read_text())
                for n in cfg.models if (Path(metrics_dir) / f"{n}.json").is_file()}
     if not metrics:
@@ -172,7 +170,9 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                   checked, ""]
     stages = lineage(models_dir, cfg.models)
     if stages:
-        parts += ["## Lineage and cost", "", "From each model's `r1pipe.json` manifest.", "", stages, ""]
+        parts += ["## Lineage", "", "From each model's `r1pipe.json` manifest (`code`: the hash of the r1pipe "
+                  "source its stage ran). Time per stage: `dvc metrics show` (the `*.run.json` run logs).", "",
+                  stages, ""]
     if logs:
         parts += ["## RL training curves", "", "![RL curves](rl_curves.png)", ""]
     parts += ["## Samples", ""]
@@ -184,9 +184,10 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                     parts += [f"<details><summary>{name} on {bench}: correct = {ex['correct']}</summary>", "",
                               f"**prompt:** {ex['prompt']}", "", "```", ex["completion"], "```",
                               f"gold: `{ex['answer']}`", "</details>", ""]
-    with atomic_output(out) as tmp:
-        (tmp / "report.md").write_text("\n".join(parts))
-        plot_accuracy(metrics, cfg.models, tmp / "pass_at_1.png")
+    # No run log: the report is the last stage, and its timing is of no interest.
+    with stage_output("report", out, code=__name__, params=cfg.model_dump(), run_log=False) as run:
+        (run.dir / "report.md").write_text("\n".join(parts))
+        plot_accuracy(metrics, cfg.models, run.dir / "pass_at_1.png")
         if logs:
-            plot_curves(logs, tmp / "rl_curves.png")
-    summary("report", {"report": Path(out) / "report.md"}, {"models": len(metrics), "rl curves": len(logs)}, started)
+            plot_curves(logs, run.dir / "rl_curves.png")
+        run.numbers.update({"models": len(metrics), "rl curves": len(logs)})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from r1pipe.config import SFTSection
+from r1pipe.config.sft import SFTSection
 from r1pipe.data.io import load_split, sft_pairs
 from r1pipe.models import require_model_dir
 from r1pipe.training.sft import sft_stage
@@ -16,4 +16,4 @@ from r1pipe.training.sft import sft_stage
 def run(cfg: SFTSection, model: Path, data: Path, out: Path) -> None:
     require_model_dir(model)
     rows = sft_pairs(load_split(data), data)
-    sft_stage("sft", cfg, model, rows, data, out)
+    sft_stage("sft", cfg, model, rows, data, out, code=__name__)

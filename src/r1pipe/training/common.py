@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,43 @@ from transformers import PrinterCallback, TrainerCallback
 
 from r1pipe import R1pipeError
 from r1pipe.progress import progress
+
+
+# r1pipe's name of a setting -> TRL's. Every other section field is passed to TRL under its own name,
+# except R1PIPE_ONLY. A TRL upgrade that renames a setting is this one place to change: `trl_args` fails
+# on a field TRL does not know, and tests/test_training.py builds every section's TRL config.
+TRL_NAMES = {
+    "batch_size": "per_device_train_batch_size",
+    "grad_accum": "gradient_accumulation_steps",
+    "lr_scheduler": "lr_scheduler_type",
+    "epochs": "num_train_epochs",
+    "warmup_ratio": "warmup_steps",  # a ratio: see RatioWarmup
+}
+# Section fields that r1pipe itself acts on.
+R1PIPE_ONLY = {"train_layers", "max_samples", "rewards", "template", "max_prompts", "general_prompts",
+               "general_ratio", "sample_every", "save_steps", "student"}
+
+
+class RatioWarmup:
+    """transformers reads ``warmup_steps`` below 1 as a ratio and from 1 up as a count, so a
+    ``warmup_ratio`` of 1.0 would mean one step. r1pipe always passes a ratio."""
+
+    def get_warmup_steps(self, num_training_steps: int) -> int:
+        return math.ceil(num_training_steps * self.warmup_steps)
+
+
+def trl_args(config_class, cfg, **overrides):
+    """``config_class`` (SFTConfig, GRPOConfig) from a section: its TRL fields, the device defaults, overrides."""
+    known = {f.name for f in dataclasses.fields(config_class)}
+    args = {}
+    for key, value in cfg.model_dump().items():
+        if key in R1PIPE_ONLY:
+            continue
+        name = TRL_NAMES.get(key, key)
+        if name not in known:
+            raise R1pipeError(f"{key}: {config_class.__name__} has no setting {name!r} (see training/common.py)")
+        args[name] = value
+    return config_class(**{**args, **device_args(cfg.seed, cfg.logging_steps), **overrides})
 
 
 def device_args(seed: int, logging_steps: int) -> dict:
@@ -61,9 +100,14 @@ def quiet(trainer):
     return trainer
 
 
+# Logged numbers that measure the machine, not the training: they differ between two identical runs.
+TIMINGS = ("_runtime", "_per_second")
+
+
 def save_log_history(trainer, out_dir: Path) -> list[dict]:
-    """The trainer's logged metrics, next to the model, for `report`."""
-    history = trainer.state.log_history
+    """The trainer's logged metrics, next to the model, for `report`; timings left out so that the
+    same training writes the same bytes."""
+    history = [{k: v for k, v in h.items() if not k.endswith(TIMINGS)} for h in trainer.state.log_history]
     (Path(out_dir) / "train_log.json").write_text(json.dumps(history, indent=1) + "\n")
     return history
 

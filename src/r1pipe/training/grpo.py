@@ -24,12 +24,19 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer
 
 from r1pipe.artifacts import content_hash
-from r1pipe.config import GRPOSection
+from r1pipe.config.grpo import GRPOSection
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
 from r1pipe.rewards.extract import completion_text
 from r1pipe.seed import seed_everything
-from r1pipe.training.common import RichProgressCallback, device_args, quiet, save_log_history, trainable
+from r1pipe.training.common import (
+    RatioWarmup,
+    RichProgressCallback,
+    quiet,
+    save_log_history,
+    trainable,
+    trl_args,
+)
 
 # TRL's log key -> the curve's name in dvclive.
 CURVES = {
@@ -151,38 +158,18 @@ def _resume_point(work_dir: Path, fingerprint: str) -> str | None:
     return None
 
 
+class GRPOArgs(RatioWarmup, GRPOConfig):
+    pass
+
+
 def grpo_args(cfg: GRPOSection, work_dir: Path) -> GRPOConfig:
-    return GRPOConfig(
+    return trl_args(
+        GRPOArgs, cfg,
         output_dir=str(work_dir),
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio of the total steps
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        num_generations=cfg.num_generations,
-        beta=cfg.beta,
-        epsilon=cfg.epsilon,
-        epsilon_high=cfg.epsilon_high,
-        loss_type=cfg.loss_type,
-        scale_rewards=cfg.scale_rewards,
-        num_iterations=cfg.num_iterations,
-        mask_truncated_completions=cfg.mask_truncated_completions,
         reward_weights=[weight for _, weight, _ in cfg.reward_specs()],
-        max_completion_length=cfg.max_completion_length,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        top_k=cfg.top_k,
-        repetition_penalty=cfg.repetition_penalty,
-        generation_batch_size=cfg.generation_batch_size,
-        cache_implementation=cfg.cache_implementation,
-        use_vllm=cfg.use_vllm,
-        vllm_mode=cfg.vllm_mode,
-        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-        vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size,
-        **{**device_args(cfg.seed, cfg.logging_steps),
-           "save_strategy": "steps" if cfg.save_steps else "no", "save_steps": cfg.save_steps or 500,
-           "save_total_limit": 1},
+        save_strategy="steps" if cfg.save_steps else "no",
+        save_steps=cfg.save_steps or 500,
+        save_total_limit=1,
     )
 
 

@@ -6,7 +6,6 @@ model they start from and which rows they train on.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -14,17 +13,17 @@ from datasets import Dataset
 from transformers import Trainer
 from trl import SFTConfig, SFTTrainer
 
-from r1pipe.artifacts import atomic_output, write_manifest
-from r1pipe.config import TrainSection
+from r1pipe.artifacts import stage_output
+from r1pipe.config.sft import TrainSection
 from r1pipe.models import load_model, load_tokenizer, require_model_dir
-from r1pipe.progress import summary
 from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
+    RatioWarmup,
     RichProgressCallback,
-    device_args,
     quiet,
     save_log_history,
     trainable,
+    trl_args,
     work_dir,
 )
 
@@ -42,6 +41,10 @@ class CPUSFTTrainer(SFTTrainer):
         return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
 
+class SFTArgs(RatioWarmup, SFTConfig):
+    pass
+
+
 def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path,
               label: str) -> dict:
     """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``); save to ``out_dir``."""
@@ -51,20 +54,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     rows = rows.select_columns(["prompt", "completion"])
     if cfg.max_samples:
         rows = rows.select(range(min(cfg.max_samples, len(rows))))
-    args = SFTConfig(
-        output_dir=str(work_dir),
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        max_length=cfg.max_length,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio of the total steps
-        weight_decay=cfg.weight_decay,
-        completion_only_loss=True,
-        **device_args(cfg.seed, cfg.logging_steps),
-    )
+    args = trl_args(SFTArgs, cfg, output_dir=str(work_dir), completion_only_loss=True)
     trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
     trainer = trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
                          callbacks=[RichProgressCallback(label)])
@@ -82,15 +72,17 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     }
 
 
-def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, data: Path, out: Path,
+def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, data: Path, out: Path, code: str,
               parent: str | None = None) -> None:
-    """Train, then write the model atomically with its manifest and print the summary."""
-    started = time.time()
+    """Train ``model_dir`` on ``rows`` inside the stage skeleton (atomic output, manifest, summary).
+
+    ``code`` is the calling stage's module, for the manifest's code hash.
+    """
     model_dir, out = Path(model_dir), Path(out)
     require_model_dir(model_dir)
     inputs = {"data": data} if parent else {"model": model_dir, "data": data}
-    with atomic_output(out) as tmp, work_dir(out) as work:
-        numbers = train_sft(model_dir, rows, cfg, tmp, work, label=stage)
-        write_manifest(tmp, stage=stage, params=cfg.model_dump(), inputs=inputs,
-                       parent=parent or str(model_dir), started=started, extra={"metrics": numbers})
-    summary(stage, {"model": out}, numbers, started)
+    with stage_output(stage, out, code=code, params=cfg.model_dump(), inputs=inputs,
+                      parent=parent or str(model_dir)) as run, work_dir(out) as work:
+        numbers = train_sft(model_dir, rows, cfg, run.dir, work, label=stage)
+        run.extra["metrics"] = numbers
+        run.numbers.update(numbers)

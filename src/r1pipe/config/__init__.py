@@ -1,0 +1,191 @@
+"""Typed params: one pydantic model per params.yaml section, and the loader.
+
+Every section is strict (``extra="forbid"``) and has a ``seed``. A typo, a wrong
+type or an out-of-range value raises :class:`r1pipe.R1pipeError` with a message
+that names the file and the key, e.g. ``params.yaml: coldstart.lr: unknown key``.
+
+This package is the bottom of r1pipe's import graph: it imports nothing of
+r1pipe but :class:`R1pipeError`. Each section type lives in its own module
+(``config.grpo``, ``config.sft``, ...), so a stage loads, and DVC makes it
+depend on, only the section types it uses: changing a GRPO default reruns the
+GRPO stages and nothing else. The registries (rewards, filters, benchmarks)
+validate their own part of a section; :func:`load_section` takes them as
+``checks``.
+
+Sections are looked up by name in :data:`SECTIONS`. Any extra GRPO run can be
+declared as a section whose name starts with ``rl_`` (``rl_zero`` for R1-Zero), and
+any extra model to materialise as one starting with ``base_`` (``base_student``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from r1pipe import R1pipeError
+
+# The default system prompt of prepared prompts and file/hub benchmarks.
+SYSTEM_PROMPT = (
+    "You are a helpful assistant. First think about the problem step by step inside "
+    "<think> </think> tags, then give only the final answer inside <answer> </answer> tags."
+)
+
+TaskName = Literal["math", "code", "countdown", "general"]
+AnswerFormat = Literal["plain", "gsm8k", "boxed"]
+
+
+def is_local(source: str) -> bool:
+    """A local path rather than a hub id: it has a data file's suffix, or it exists."""
+    return source.endswith((".jsonl", ".json", ".jsonl.gz", ".parquet")) or Path(source).exists()
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, ge=0, description="Seeds python, numpy and torch for this stage.")
+
+    def local_files(self) -> dict[str, str]:
+        """Local files and directories this section names that its stage reads (its data deps), by role."""
+        return {}
+
+
+class TrainableLayers(BaseModel):
+    """Which weights a training stage updates (SFT and GRPO alike)."""
+
+    train_layers: int | None = Field(
+        None,
+        ge=1,
+        description="Train only the top N decoder layers and the final norm; embeddings and lower layers stay "
+        "frozen, so the backward pass stops early (x2 per SFT step on SmolLM2-135M on a CPU with 10 of "
+        "30 layers). None: train every weight.",
+    )
+
+
+def reward_spec(spec) -> tuple[float | None, dict]:
+    """``w`` or ``{weight: w, option: value}`` -> (weight, options)."""
+    if isinstance(spec, dict):
+        options = dict(spec)
+        return options.pop("weight", None), options
+    return float(spec), {}
+
+
+class WeightedRewards(BaseModel):
+    """Rewards by name with weights; one combiner (``r1pipe.rewards.combine``, TRL's formula) applies them.
+
+    Names and options are checked by the rewards registry (``r1pipe.rewards.check_rewards``).
+    """
+
+    rewards: dict[str, float | dict[str, Any]] = Field(
+        default_factory=lambda: {"accuracy": 1.0, "format": 0.5},
+        min_length=1,
+        description="Reward name -> weight, or -> {weight: w, <option>: value, ...}.",
+    )
+
+    @field_validator("rewards")
+    @classmethod
+    def _weighted(cls, rewards: dict) -> dict:
+        for name, spec in rewards.items():
+            if reward_spec(spec)[0] is None:
+                raise ValueError(f"{name}: needs a weight")
+        return rewards
+
+    def reward_specs(self) -> list[tuple[str, float, dict]]:
+        """(name, weight, options) per configured reward."""
+        return [(name, *reward_spec(spec)) for name, spec in self.rewards.items()]
+
+
+# section name -> "module:Class" of its type, imported only when that section is read.
+SECTIONS: dict[str, str] = {
+    "base": "models:BaseSection",
+    "prepare": "prepare:PrepareSection",
+    "coldstart": "sft:ColdstartSection",
+    "rl_reasoning": "grpo:GRPOSection",
+    "reject_sample": "sampling:RejectSampleSection",
+    "sft": "sft:SFTSection",
+    "rl_all": "grpo:GRPOSection",
+    "distill": "sft:DistillSection",
+    "base_student": "models:BaseSection",
+    "rl_student": "grpo:GRPOSection",
+    "eval": "sampling:EvalSection",
+    "report": "report:ReportSection",
+}
+PREFIXES = {"rl_": "grpo:GRPOSection", "base_": "models:BaseSection"}
+
+Checks = dict[str, Callable[[Any], Any]]
+
+
+def section_type(name: str) -> str | None:
+    """The "module:Class" of section ``name``, or None for an unknown section."""
+    if name in SECTIONS:
+        return SECTIONS[name]
+    return next((t for prefix, t in PREFIXES.items() if name.startswith(prefix)), None)
+
+
+def section_class(name: str) -> type[Section] | None:
+    """The section type of ``name``, imported."""
+    spec = section_type(name)
+    if spec is None:
+        return None
+    module, cls = spec.split(":")
+    return getattr(importlib.import_module(f"r1pipe.config.{module}"), cls)
+
+
+def _format_error(path: Path, section: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join([section, *(str(p) for p in first["loc"])])
+    msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    return f"{path}: {key}: {msg}"
+
+
+def load_params(path: Path) -> dict:
+    """Read the params file; check that it is a mapping of known sections. Return the raw mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise R1pipeError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise R1pipeError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise R1pipeError(f"{path}: expected a mapping of sections at the top level")
+    for name, body in raw.items():
+        if section_type(str(name)) is None:
+            raise R1pipeError(f"{path}: {name}: unknown section (known: {', '.join(SECTIONS)})")
+        if body is not None and not isinstance(body, dict):
+            raise R1pipeError(f"{path}: {name}: expected a mapping, got {type(body).__name__}")
+    return raw
+
+
+def validate(path: Path, name: str, cls: type[Section], body: dict | None, checks: Checks | None = None):
+    """``body`` parsed as ``cls``, then each field in ``checks`` passed through its registry's check."""
+    try:
+        section = cls.model_validate(body or {})
+    except ValidationError as e:
+        raise R1pipeError(_format_error(Path(path), name, e)) from None
+    for field, check in (checks or {}).items():
+        try:
+            value = check(getattr(section, field))
+        except ValueError as e:
+            raise R1pipeError(f"{path}: {name}.{field}: {e}") from None
+        section = section.model_copy(update={field: value})
+    return section
+
+
+def load_section(path: Path, section: str, cls: type[Section], checks: Checks | None = None):
+    """Check the file's section names, then return ``section`` parsed as ``cls``.
+
+    Only this section's types are imported and validated, so that a stage depends
+    on no other section's code; ``r1pipe check`` validates every section.
+    """
+    raw = load_params(path)
+    if section not in raw:
+        raise R1pipeError(f"{path}: {section}: section missing")
+    expected = section_class(section)
+    if not issubclass(expected, cls):
+        raise R1pipeError(f"{path}: {section}: is a {expected.__name__} section, this command needs {cls.__name__}")
+    return validate(path, section, cls, raw[section], checks)
