@@ -51,7 +51,7 @@ def repo(tmp_path_factory):
     run(["git", "config", "user.email", "test@r1pipe.local"], repo)
     run(["git", "config", "user.name", "r1pipe test"], repo)
     run(["dvc", "init", "-q"], repo)
-    run(["dvc", "config", "core.analytics", "false"], repo)
+    shutil.copy(REPO / ".dvc/config", repo / ".dvc/config")  # the repository's own: cache links, no analytics
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "init"], repo)
     return repo
@@ -75,6 +75,49 @@ def test_repro_runs_everything_then_nothing(repo):
     assert "metrics/eval/student.json" in shown and "pass@1" in shown
 
 
+def test_outputs_are_linked_from_the_cache_not_copied(repo):
+    """.dvc/config's cache.type: a new output is moved into the cache and hard-linked back, stored once."""
+    for model in ["base", "A", "D", "student"]:
+        weights = next((repo / "models" / model).glob("*.safetensors"))
+        assert weights.stat().st_nlink == 2, model  # the workspace file is the cache file
+
+
+def outs_in_lock(repo) -> dict[str, str]:
+    """Every stage output's hash in dvc.lock, run logs left out (they record times)."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    return {o["path"]: o["md5"] for stage in lock.values() for o in stage.get("outs", [])
+            if not o["path"].endswith(".run.json")}
+
+
+def test_a_rerun_that_reproduces_the_same_bytes_stops_the_cascade(repo):
+    before = outs_in_lock(repo)
+    assert ran(run(["dvc", "repro", "-f", "-s", "reject_sample"], repo)) == {"reject_sample"}
+    out = run(["dvc", "repro"], repo)
+    assert ran(out) == set(), "reject_sample's output changed bytes, so the stages after it reran"
+    assert outs_in_lock(repo) == before
+    # Every stage, forced: each writes the same bytes as before (training is deterministic on a CPU).
+    assert ran(run(["dvc", "repro", "-f"], repo)) == ALL
+    after = outs_in_lock(repo)
+    assert {path for path in before if after[path] != before[path]} == set()
+    assert json.loads((repo / "models/A.run.json").read_text())["seconds"] > 0
+
+
+def test_a_changed_grpo_default_makes_exactly_the_grpo_stages_stale(repo):
+    grpo = repo / "src/r1pipe/config/grpo.py"
+    text = grpo.read_text()
+    assert 'epsilon: float = Field(0.2,' in text
+    grpo.write_text(text.replace('epsilon: float = Field(0.2,', 'epsilon: float = Field(0.25,'))
+    try:
+        status = json.loads(subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True,
+                                           check=True).stdout)
+        assert set(status) == {"rl_reasoning", "rl_all", "rl_student"}
+        # The installed r1pipe still has the old default, so the reruns reproduce the same bytes: nothing after.
+        assert ran(run(["dvc", "repro"], repo)) == {"rl_reasoning", "rl_all", "rl_student"}
+    finally:
+        grpo.write_text(text)
+        run(["dvc", "commit", "-f", "-q"], repo)
+
+
 def test_distill_seed_reruns_only_distill_its_eval_and_report(repo):
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "baseline"], repo)
@@ -82,7 +125,7 @@ def test_distill_seed_reruns_only_distill_its_eval_and_report(repo):
     assert ran(run(["dvc", "repro"], repo)) == {"distill", "eval@student", "report"}
     diff = json.loads(subprocess.run(["dvc", "metrics", "diff", "--json"], cwd=repo, capture_output=True,
                                      text=True, check=True).stdout)
-    assert set(diff) == {"metrics/eval/student.json"}
+    assert {path for path in diff if not path.endswith(".run.json")} == {"metrics/eval/student.json"}
     assert any(change["diff"] for change in diff["metrics/eval/student.json"].values())
 
 

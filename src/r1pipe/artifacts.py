@@ -14,6 +14,7 @@ metric and no later stage reads.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -128,6 +129,11 @@ def write_manifest(out_dir: Path, *, stage: str, params: dict, inputs: dict[str,
     return manifest
 
 
+def disk_full(e: BaseException) -> bool:
+    """ENOSPC, whether raised by Python or reported by a Rust writer (safetensors: "os error 28")."""
+    return getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in str(e) or "os error 28" in str(e)
+
+
 def run_log_path(out: Path | str) -> Path:
     """Where a stage's run log goes: ``models/A`` -> ``models/A.run.json``, ``m/A.json`` -> ``m/A.run.json``."""
     out = Path(out)
@@ -157,15 +163,20 @@ def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None 
     """
     started = time.time()
     out = Path(out)
-    if manifest:
-        with atomic_output(out) as tmp:
-            run = StageRun(tmp)
+    try:
+        if manifest:
+            with atomic_output(out) as tmp:
+                run = StageRun(tmp)
+                yield run
+                write_manifest(tmp, stage=stage, params=params or {}, inputs=inputs or {}, code=code,
+                               parent=parent, extra=run.extra)
+        else:
+            run = StageRun(None)
             yield run
-            write_manifest(tmp, stage=stage, params=params or {}, inputs=inputs or {}, code=code, parent=parent,
-                           extra=run.extra)
-    else:
-        run = StageRun(None)
-        yield run
+    except Exception as e:  # noqa: BLE001 - safetensors and tokenizers report a full disk in their own types
+        if disk_full(e):
+            raise R1pipeError(f"no space left on device while writing {out}: nothing was written") from None
+        raise
     if run_log:
         write_json_atomic(run_log_path(out), {"stage": stage, "seconds": round(time.time() - started, 2),
                                               "code_version": code_version(),

@@ -54,9 +54,12 @@ def imports_of(name: str) -> frozenset[str]:
             target = node.module or ""
             if node.level:
                 target = _resolve_relative(target, node.level, name, path.name == "__init__.py")
-            found.add(target)
-            # `from r1pipe.models import tiny` names the submodule r1pipe.models.tiny
-            found.update(f"{target}.{alias.name}" for alias in node.names if module_file(f"{target}.{alias.name}"))
+            # `from r1pipe.models import tiny` names the submodule r1pipe.models.tiny (the package itself
+            # runs first, which `closure` counts through parent packages)
+            submodules = {f"{target}.{a.name}" for a in node.names if module_file(f"{target}.{a.name}")}
+            found.update(submodules)
+            if len(submodules) < len(node.names):
+                found.add(target)
     return frozenset(m for m in found if module_file(m) is not None)
 
 
@@ -125,3 +128,32 @@ def cycles() -> list[list[str]]:
         if m not in index:
             visit(m)
     return found
+
+
+def dvc_deps(*entries: str) -> list[str]:
+    """The closure of ``entries`` as dvc.yaml deps, relative to the repository: a package directory when
+    every module in it is in the closure, else its files one by one."""
+    wanted = set(files(closure(*entries)))
+    repo = ROOT.parent.parent
+    out: list[str] = []
+
+    def walk(directory: Path) -> None:
+        if directory != ROOT and all(p in wanted for p in directory.rglob("*.py")):
+            out.append(str(directory.relative_to(repo)))
+            return
+        for child in sorted(directory.iterdir()):
+            if child.is_dir() and (child / "__init__.py").is_file():
+                walk(child)
+            elif child in wanted:
+                out.append(str(child.relative_to(repo)))
+
+    walk(ROOT)
+    return out
+
+
+def stage_code_deps(cmd: str) -> list[str]:
+    """The code deps of a dvc.yaml stage whose ``cmd`` is ``r1pipe <command> ...`` (or runs it through a
+    launcher): the CLI that dispatches it, and everything its stage module can import."""
+    words = cmd.split()
+    command = words[words.index("r1pipe") + 1]
+    return ["src/r1pipe/cli.py", *dvc_deps(f"{PACKAGE}.stages.{command.replace('-', '_')}")]

@@ -12,7 +12,7 @@ import random
 from collections import defaultdict
 
 from r1pipe.data.filters import deduplicate, verdicts
-from r1pipe.engines import Completion
+from r1pipe.engines.base import Completion
 
 
 def select(indices: list[int], group: list[Completion], k: int, rule: str, rng: random.Random) -> list[int]:

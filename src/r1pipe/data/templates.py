@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 THINK_TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
 
 

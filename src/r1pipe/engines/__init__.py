@@ -10,26 +10,13 @@ transformers otherwise.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 
 import torch
 
 from r1pipe import R1pipeError
+from r1pipe.engines.base import Completion, Sampling, format_prompts
 
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_new_tokens: int = 256
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    n_tokens: int
-    finished: bool  # ended with eos rather than running into max_new_tokens
-    token_ids: tuple[int, ...] | None = None
+__all__ = ["Completion", "Sampling", "format_prompts", "make_engine", "open_engine", "pick_engine"]
 
 
 def pick_engine(name: str) -> str:
@@ -37,15 +24,6 @@ def pick_engine(name: str) -> str:
         has_vllm = importlib.util.find_spec("vllm") is not None
         return "vllm" if has_vllm and torch.cuda.is_available() else "hf"
     return name
-
-
-def format_prompts(tok, prompts: list) -> list[str]:
-    """Chat messages through the model's chat template; a plain string (R1-Zero's template) as it is.
-
-    Both engines format prompts here, so they see exactly the same text.
-    """
-    return [p if isinstance(p, str) else tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
-            for p in prompts]
 
 
 def make_engine(name: str, model_dir, batch_size: int = 16, tensor_parallel_size: int = 1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from r1pipe.engines import Completion, Sampling, format_prompts
+from r1pipe.engines.base import Completion, Sampling, format_prompts
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.progress import progress
 

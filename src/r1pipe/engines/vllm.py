@@ -10,7 +10,7 @@ import os
 
 import torch
 
-from r1pipe.engines import Completion, Sampling, format_prompts
+from r1pipe.engines.base import Completion, Sampling, format_prompts
 
 
 class VLLMEngine:

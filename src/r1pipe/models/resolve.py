@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -112,14 +113,29 @@ def require_model_dir(path: str | Path) -> Path:
     return path
 
 
+@contextmanager
+def _readable(path: Path, what: str):
+    """A model directory that exists but does not load (truncated weights, bad JSON) is a one-line error."""
+    try:
+        yield
+    except R1pipeError:
+        raise
+    except Exception as e:  # noqa: BLE001 - transformers, safetensors and tokenizers each raise their own
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise R1pipeError(f"{path}: cannot load the {what} ({type(e).__name__}: {reason})") from None
+
+
 def load_model(path: str | Path, dtype=torch.float32):
     """Training keeps float32 master weights: bf16 weights swallow small updates silently."""
-    model = AutoModelForCausalLM.from_pretrained(require_model_dir(path), dtype=dtype)
-    return model
+    path = require_model_dir(path)
+    with _readable(path, "model"):
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
 
 
 def load_tokenizer(path: str | Path):
-    tok = AutoTokenizer.from_pretrained(require_model_dir(path))
+    path = require_model_dir(path)
+    with _readable(path, "tokenizer"):
+        tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok

@@ -15,7 +15,6 @@ from transformers import PrinterCallback, TrainerCallback
 from r1pipe import R1pipeError
 from r1pipe.progress import progress
 
-
 # r1pipe's name of a setting -> TRL's. Every other section field is passed to TRL under its own name,
 # except R1PIPE_ONLY. A TRL upgrade that renames a setting is this one place to change: `trl_args` fails
 # on a field TRL does not know, and tests/test_training.py builds every section's TRL config.
@@ -101,7 +100,7 @@ def quiet(trainer):
 
 
 # Logged numbers that measure the machine, not the training: they differ between two identical runs.
-TIMINGS = ("_runtime", "_per_second")
+TIMINGS = ("_runtime", "_per_second", "_time")  # train_runtime, train_samples_per_second, step_time
 
 
 def save_log_history(trainer, out_dir: Path) -> list[dict]:
@@ -114,10 +113,19 @@ def save_log_history(trainer, out_dir: Path) -> list[dict]:
 
 @contextmanager
 def work_dir(out: Path):
-    """The trainer's scratch directory, a hidden sibling of the output, removed on success."""
+    """The trainer's scratch directory, a hidden sibling of the output, removed on success.
+
+    A killed or interrupted run (SIGKILL, Ctrl-C) leaves it behind, so that a rerun resumes from its
+    last checkpoint. An error (a bad input, a full disk, whose newest checkpoint may be half-written)
+    removes it.
+    """
     work = Path(out).parent / f".{Path(out).name}.work"
     work.mkdir(parents=True, exist_ok=True)
-    yield work
+    try:
+        yield work
+    except Exception:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     shutil.rmtree(work, ignore_errors=True)
 
 

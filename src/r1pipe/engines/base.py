@@ -1,0 +1,29 @@
+"""What every generation engine shares: sampling settings, completions, and prompt formatting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    n_tokens: int
+    finished: bool  # ended with eos rather than running into max_new_tokens
+    token_ids: tuple[int, ...] | None = None
+
+
+def format_prompts(tok, prompts: list) -> list[str]:
+    """Chat messages through the model's chat template; a plain string (R1-Zero's template) as it is.
+
+    Both engines format prompts here, so they see exactly the same text.
+    """
+    return [p if isinstance(p, str) else tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
+            for p in prompts]
