@@ -78,7 +78,10 @@ def load(bench: Benchmark, prompts_dir: Path, system_prompt: str) -> list[dict]:
 
         rows = load_split(prompts_dir, bench.split or "test").to_list()
     else:
-        raw = read_rows(bench.source) if is_local(bench.source) else read_hub(bench.source, bench.split or "test", bench.subset)
+        if is_local(bench.source):
+            raw = read_rows(bench.source)
+        else:
+            raw = read_hub(bench.source, bench.split or "test", bench.subset)
         if bench.max_solution_lines is not None:
             raw = [r for r in raw if _solution_lines(r, bench) <= bench.max_solution_lines]
         rows = to_rows(raw[: bench.limit], bench.task, bench.columns, bench.answer_format, bench.question_template,
