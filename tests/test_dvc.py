@@ -125,8 +125,9 @@ def test_distill_seed_reruns_only_distill_its_eval_and_report(repo):
     set_param(repo, "distill", "seed", 1)
     assert ran(run(["dvc", "repro"], repo)) == {"distill", "eval@student", "report"}
     after = outs_in_lock(repo)
-    assert {path for path in before if after[path] != before[path]} == {
-        "models/student", "metrics/eval/student.samples.json", "reports"}
+    changed = {path for path in before if after[path] != before[path]}
+    assert "models/student" in changed  # (the tiny student's samples and score may stay the same)
+    assert changed <= {"models/student", "metrics/eval/student.samples.json", "reports"}
     # `dvc metrics diff` shows the two stages that ran (their run logs' seconds) and no other stage's metrics.
     diff = json.loads(subprocess.run(["dvc", "metrics", "diff", "--json"], cwd=repo, capture_output=True,
                                      text=True, check=True).stdout)
