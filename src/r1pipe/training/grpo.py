@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -20,10 +19,8 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 from transformers import TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer
 
-from r1pipe.artifacts import content_hash
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
@@ -32,7 +29,10 @@ from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
     RatioWarmup,
     RichProgressCallback,
+    checkpoint_args,
+    fingerprint,
     quiet,
+    resume_point,
     save_log_history,
     trainable,
     trl_args,
@@ -86,7 +86,8 @@ def _truncate(directory: Path, step: int) -> None:
         with open(tsv) as f:
             rows = list(csv.reader(f, delimiter="\t"))
         with open(tsv, "w", newline="") as f:
-            csv.writer(f, delimiter="\t").writerows([rows[0]] + [r for r in rows[1:] if int(r[0]) <= step])
+            kept = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= step]
+            csv.writer(f, delimiter="\t", lineterminator="\n").writerows(kept)  # dvclive's own line ends
 
 
 class SampleRecorder:
@@ -140,24 +141,6 @@ class CPUGRPOTrainer(GRPOTrainer):
         return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
 
 
-def _fingerprint(cfg: GRPOSection, model_dir: Path, prompts: Dataset) -> str:
-    h = hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode())
-    h.update(content_hash(model_dir).encode())
-    h.update(prompts._fingerprint.encode())
-    return h.hexdigest()
-
-
-def _resume_point(work_dir: Path, fingerprint: str) -> str | None:
-    """The last checkpoint of an interrupted run of exactly this training, if any."""
-    stamp = work_dir / "r1pipe-resume.json"
-    if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
-        return get_last_checkpoint(str(work_dir))
-    for child in work_dir.iterdir():  # another run's leftovers
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
-    stamp.write_text(json.dumps({"fingerprint": fingerprint}))
-    return None
-
-
 class GRPOArgs(RatioWarmup, GRPOConfig):
     pass
 
@@ -167,16 +150,14 @@ def grpo_args(cfg: GRPOSection, work_dir: Path) -> GRPOConfig:
         GRPOArgs, cfg,
         output_dir=str(work_dir),
         reward_weights=[weight for _, weight, _ in cfg.reward_specs()],
-        save_strategy="steps" if cfg.save_steps else "no",
-        save_steps=cfg.save_steps or 500,
-        save_total_limit=1,
+        **checkpoint_args(cfg.save_steps),
     )
 
 
 def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
                live_dir: Path | None = None) -> dict:
     seed_everything(cfg.seed)
-    resume = _resume_point(work_dir, _fingerprint(cfg, model_dir, prompts))
+    resume = resume_point(work_dir, fingerprint(cfg, model_dir, prompts._fingerprint))
     resume_step = int(Path(resume).name.split("-")[-1]) if resume else 0
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
     recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every)
