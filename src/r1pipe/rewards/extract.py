@@ -26,6 +26,19 @@ def completion_text(completion) -> str:
     return str(completion)
 
 
+def turn_text(completion, think_prefilled: bool = False) -> str:
+    """The model's whole turn. A chat template that ends the generation prompt with ``<think>`` (Qwen3, the
+    R1 distills) makes the completion start inside the reasoning: the tag is the prompt's, put it back."""
+    text = completion_text(completion)
+    return "<think>" + text if think_prefilled else text
+
+
+def turns(completions, think_prefilled=None) -> list[str]:
+    """``turn_text`` of each completion; ``think_prefilled`` is the dataset column of that name, if any."""
+    flags = think_prefilled or [False] * len(completions)
+    return [turn_text(c, bool(p)) for c, p in zip(completions, flags)]
+
+
 def last_boxed(text: str) -> str | None:
     """Content of the last ``\\boxed{...}``, with nested braces balanced."""
     start = text.rfind("\\boxed")

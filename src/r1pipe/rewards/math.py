@@ -33,12 +33,16 @@ def verify(gold: str, predicted: str | None):
 
 
 _DELIMITED = re.compile(r"\$|\\\[|\\\(|\\boxed")
+# Digits with a comma that is no thousands separator (``1,22``, ``1000,99``): a decimal comma, which
+# math-verify's expression reader takes as such; as LaTeX, ``$1,22$`` would be a pair.
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
 
 
 def _parse(parse, text: str):
     """math-verify finds LaTeX only between delimiters: wrap bare LaTeX in $...$, but never text that already
-    has its own (``$28$ %`` wrapped again is ``$$28$ %$``, which parses to something else)."""
-    if _DELIMITED.search(text):
+    has its own (``$28$ %`` wrapped again is ``$$28$ %$``, which parses to something else), nor a number
+    with a decimal comma."""
+    if _DELIMITED.search(text) or _DECIMAL_COMMA.match(text):
         return parse(text)
     return parse(f"${text}$") or parse(text)
 

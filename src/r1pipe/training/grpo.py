@@ -22,6 +22,7 @@ from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from r1pipe.config.grpo import GRPOSection
+from r1pipe.engines.base import think_prefilled
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
 from r1pipe.rewards.extract import completion_text
@@ -105,10 +106,11 @@ class SampleRecorder:
         if self.every and step % self.every == 0 and step != self.last:
             self.last = step
             with open(self.path, "a") as f:
-                for p, c, s in list(zip(prompts, completions, scores))[: self.n]:
+                prefilled = columns.get("think_prefilled") or [False] * len(completions)
+                for p, c, s, pre in list(zip(prompts, completions, scores, prefilled))[: self.n]:
                     prompt = p if isinstance(p, str) else p[-1]["content"]
                     f.write(json.dumps({"step": step, "prompt": prompt, "completion": completion_text(c),
-                                        self.__name__: s}) + "\n")
+                                        self.__name__: s, **({"think_prefilled": True} if pre else {})}) + "\n")
         return scores
 
 
@@ -162,13 +164,16 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
     recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every)
     callbacks = [RichProgressCallback(label)] + ([LiveCallback(live_dir, resume_step)] if live_dir else [])
+    tok = load_tokenizer(model_dir)
+    if cfg.template == "chat" and think_prefilled(tok):  # TRL hands dataset columns to the rewards
+        prompts = prompts.add_column("think_prefilled", [True] * len(prompts))
     trainer_class = GRPOTrainer if torch.cuda.is_available() else CPUGRPOTrainer
     trainer = trainer_class(
         model=trainable(load_model(model_dir), cfg.train_layers),
         reward_funcs=[recorder] + rewards[1:],
         args=grpo_args(cfg, work_dir),
         train_dataset=prompts,
-        processing_class=load_tokenizer(model_dir),
+        processing_class=tok,
         callbacks=callbacks,
     )
     recorder.state = trainer.state
