@@ -8,14 +8,15 @@ import yaml
 
 from conftest import cli
 from r1pipe.config.sampling import EvalSection
-from r1pipe.engines import Completion
+from r1pipe.engines import Completion, Sampling
 from r1pipe.engines.base import think_prefilled
 from r1pipe.models import load_tokenizer
 from r1pipe.models.tiny import CHATML
 from r1pipe.rewards import get_reward
 from r1pipe.stages.eval import evaluate
 
-PREFILLING = CHATML.replace("'<|im_start|>assistant\\n'", "'<|im_start|>assistant\\n<think>\\n'")
+PREFILLING = CHATML.replace("'<|im_start|>assistant\n'", "'<|im_start|>assistant\n<think>\n'")
+assert PREFILLING != CHATML
 
 
 def prefilling_copy(src, dst):
@@ -52,11 +53,11 @@ class Prefilling:
 def test_eval_scores_prefilled_completions(chain):
     rows = [{"prompt": [{"role": "user", "content": "2+2?"}], "answer": "4", "task": "math", "id": "x/0"}] * 3
     cfg = EvalSection(k=1, temperature=0.0)
-    metrics, _ = evaluate(Prefilling(), rows, cfg, 1, None, "test")
+    metrics, _ = evaluate(Prefilling(), rows, cfg, 1, Sampling(0.0), "test")
     assert metrics["format_rate"] == 1.0 and metrics["pass@1"] == 1.0
     Prefilling.think_prefilled = False  # the same text from a template that does not open the block
     try:
-        assert evaluate(Prefilling(), rows, cfg, 1, None, "test")[0]["format_rate"] == 0.0
+        assert evaluate(Prefilling(), rows, cfg, 1, Sampling(0.0), "test")[0]["format_rate"] == 0.0
     finally:
         Prefilling.think_prefilled = True
 

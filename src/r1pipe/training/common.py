@@ -111,7 +111,7 @@ def save_log_history(trainer, out_dir: Path) -> list[dict]:
     """The trainer's logged metrics, next to the model, for `report`; what varies left out, so that the
     same training writes the same bytes, resumed or not."""
     history = [{k: v for k, v in h.items() if not k.endswith(VARYING)} for h in trainer.state.log_history]
-    (Path(out_dir) / "train_log.json").write_text(json.dumps(history, indent=1) + "\n")
+    (Path(out_dir) / "train_log.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
     return history
 
 

@@ -94,15 +94,18 @@ def _truncate(directory: Path, step: int) -> None:
 class SampleRecorder:
     """Wraps a reward function to write a few of the completions it sees every ``every`` steps."""
 
-    def __init__(self, fn, path: Path, every: int, n: int = 4):
+    def __init__(self, fn, path: Path, every: int, resume_step: int, n: int = 4):
         self.fn, self.path, self.every, self.n = fn, path, every, n
-        self.state = None  # set to the trainer's state once the trainer exists
+        self.trainer = None  # set once the trainer exists; its state is replaced when it resumes
         self.__name__ = fn.__name__
         self.last = -1
+        if resume_step and path.is_file():  # the killed run's samples of steps it did not finish
+            rows = [line for line in path.read_text().splitlines() if json.loads(line)["step"] < resume_step]
+            path.write_text("".join(f"{row}\n" for row in rows))
 
     def __call__(self, prompts, completions, **columns):
         scores = self.fn(prompts, completions, **columns)
-        step = self.state.global_step if self.state else 0
+        step = self.trainer.state.global_step if self.trainer else 0
         if self.every and step % self.every == 0 and step != self.last:
             self.last = step
             with open(self.path, "a") as f:
@@ -162,7 +165,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     resume = resume_point(work_dir, fingerprint(cfg, model_dir, prompts._fingerprint))
     resume_step = int(Path(resume).name.split("-")[-1]) if resume else 0
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
-    recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every)
+    recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every, resume_step)
     callbacks = [RichProgressCallback(label)] + ([LiveCallback(live_dir, resume_step)] if live_dir else [])
     tok = load_tokenizer(model_dir)
     if cfg.template == "chat" and think_prefilled(tok):  # TRL hands dataset columns to the rewards
@@ -176,7 +179,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
         processing_class=tok,
         callbacks=callbacks,
     )
-    recorder.state = trainer.state
+    recorder.trainer = trainer
     quiet(trainer)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out_dir))
