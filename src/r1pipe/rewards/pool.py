@@ -25,6 +25,7 @@ import time
 from multiprocessing.connection import Connection, wait
 
 from r1pipe import R1pipeError
+from r1pipe.rewards import worker as worker_module
 
 # Fresh workers that died before answering once, in a row, before the pool gives up.
 START_FAILURES = 3
@@ -36,7 +37,7 @@ class Worker:
     def __init__(self, target: str, memory_mb: int):
         self.stderr = tempfile.TemporaryFile()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "r1pipe.rewards.worker", target, str(memory_mb)],
+        self.proc = subprocess.Popen([sys.executable, "-m", worker_module.__name__, target, str(memory_mb)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
         self.requests = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
         self.answers = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
