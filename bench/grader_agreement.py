@@ -7,6 +7,11 @@ Two labelled sets:
   each with a human-checked ``is_correct`` label (openai/grade-school-math);
 - 100 MATH problems x 8 Qwen2.5-Math samples, with Qwen's own rule-based verdicts.
 
+And the answer-equivalence cases that other math-RL projects publish in their own grader tests
+(``bench/data/grader_cases.jsonl``: gold, answer, the expected verdict, and where the case comes from),
+graded by r1pipe (the answer inside ``<answer>``) and by math-verify alone (``verify(parse(gold),
+parse(answer))``, its default settings), each against the project's expectation.
+
 Prints the agreement per set and every disagreement (up to --show of each).
 """
 
@@ -21,6 +26,7 @@ from r1pipe.rewards import get_reward
 from r1pipe.rewards.extract import extract_answer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "math"
+CASES = Path(__file__).resolve().parent / "data" / "grader_cases.jsonl"
 
 
 def gsm8k(path: Path):
@@ -59,11 +65,38 @@ def check(name: str, items: list, show: int) -> float:
     return total
 
 
+def math_verify_alone(gold: str, answer: str) -> float:
+    from math_verify import parse, verify
+
+    return float(verify(parse(gold), parse(answer)))
+
+
+def external(path: Path) -> None:
+    cases = [json.loads(line) for line in path.read_text().splitlines()]
+    ours = get_reward("accuracy")(None, [f"<answer>{c['answer']}</answer>" for c in cases],
+                                  answer=[c["gold"] for c in cases])
+    theirs = [math_verify_alone(c["gold"], c["answer"]) for c in cases]
+    agree_ours = sum((o == 1.0) == bool(c["expected"]) for o, c in zip(ours, cases))
+    agree_mv = sum((t == 1.0) == bool(c["expected"]) for t, c in zip(theirs, cases))
+    projects = {c["source"].split()[0] for c in cases} - {"derived"}
+    print(f"\nExternal grader cases ({len(cases)}, from {len(projects)} projects' tests): "
+          f"r1pipe agrees with {agree_ours} ({100 * agree_ours / len(cases):.1f}%), "
+          f"math-verify alone with {agree_mv} ({100 * agree_mv / len(cases):.1f}%)")
+    for c, o, t in zip(cases, ours, theirs):
+        if (o == 1.0) != bool(c["expected"]) or (t == 1.0) != bool(c["expected"]):
+            print(f"  - gold={c['gold']!r} answer={c['answer']!r} expected={c['expected']} r1pipe={o} "
+                  f"math-verify={t}  [{c['source'].split()[0]}]" + (f"\n    why: {c['note']}" if "note" in c else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--show", type=int, default=1000)
     args = parser.parse_args()
+    external(CASES)
+    if not args.data.is_dir():
+        print(f"\n{args.data} not found: the labelled GSM8K and MATH sets are skipped")
+        return
     check("GSM8K labelled GPT-3 solutions", list(gsm8k(args.data / "gsm8k_test_model_solutions_labeled.jsonl")),
           args.show)
     check("MATH Qwen2.5-Math graded samples", list(qwen(args.data / "math_cot_100_qwen_samples_graded.jsonl")),

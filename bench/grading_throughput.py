@@ -6,7 +6,9 @@
   right and perturbed): r1pipe's accuracy reward (exact numbers in-process,
   math-verify in a timeout pool) against a plain single-process math-verify loop;
 - code (MBPP reference solutions): r1pipe's sandboxed grader against a plain
-  ``subprocess.run(python)`` loop with no sandbox and no parallelism.
+  ``subprocess.run(python)`` loop with no sandbox and no parallelism;
+- the cost of the sandbox itself: milliseconds per trivial program in r1pipe's sandbox
+  (namespaces, a read-only root built for it, limits) against a plain subprocess.
 
 Ratios matter more than the absolute numbers: these machines are shared.
 """
@@ -80,6 +82,18 @@ def main() -> None:
     tests = [r["test_list"] for r in mbpp]
     report("code", len(texts), timed(lambda: accuracy(None, texts, task=["code"] * len(texts), tests=tests)),
            timed(plain_code, texts, tests))
+    sandbox_cost()
+
+
+def sandbox_cost(n: int = 40) -> None:
+    from r1pipe.rewards.sandbox import namespaces_work, run_python
+
+    run_python("print(1)")  # the namespace probe runs once per process
+    _, ours = timed(lambda: [run_python("print(1)") for _ in range(n)])
+    _, plain = timed(lambda: [subprocess.run([sys.executable, "-I", "-c", "print(1)"], capture_output=True)
+                              for _ in range(n)])
+    print(f"sandbox  n={n:5d}  r1pipe {1000 * ours / n:6.1f} ms/program   plain subprocess {1000 * plain / n:6.1f} "
+          f"ms/program   cost x{ours / plain:5.2f}   (namespaces: {namespaces_work()})")
 
 
 if __name__ == "__main__":

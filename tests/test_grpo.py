@@ -40,29 +40,65 @@ def _params(root, section, **changes):
     return path
 
 
-def test_killed_grpo_resumes_from_its_last_checkpoint(chain):
-    params = _params(chain, "rl_resume", max_steps=40, save_steps=5)
-    cmd = [sys.executable, "-m", "r1pipe", "grpo", "--params", params.name, "--section", "rl_resume",
-           "--model", "models/A", "--out", "models/R", "--live", "dvclive/rl_resume"]
-    proc = subprocess.Popen(cmd, cwd=chain, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = chain / "models/.R.work/checkpoint-10"
+def kill_after(cmd: list[str], cwd, checkpoint) -> int:
+    """Start ``cmd``, SIGKILL it as soon as ``checkpoint`` exists; return the last checkpoint step it left."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.1)
     assert checkpoint.exists() and proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    return max(int(p.name.split("-")[1]) for p in checkpoint.parent.glob("checkpoint-*"))
+
+
+def same_bytes(a, b) -> bool:
+    return a.read_bytes() == b.read_bytes()
+
+
+def test_killed_grpo_resumes_to_the_same_bytes_as_an_uninterrupted_run(chain):
+    params = _params(chain, "rl_resume", max_steps=20, save_steps=5)
+    args = ["grpo", "--params", params.name, "--section", "rl_resume", "--model", "models/A"]
+    cmd = [sys.executable, "-m", "r1pipe", *args, "--out", "models/R", "--live", "dvclive/rl_resume"]
+    killed_at = kill_after(cmd, chain, chain / "models/.R.work/checkpoint-10")
     assert not (chain / "models/R").exists()  # nothing that looks complete
-    killed_at = max(int(p.name.split("-")[1]) for p in (chain / "models/.R.work").glob("checkpoint-*"))
 
     cli(*cmd[3:], cwd=chain)
-    manifest = read_manifest(chain / "models/R")
     assert json.loads((chain / "models/R.run.json").read_text())["resumed_from_step"] == killed_at >= 10
-    assert manifest["metrics"]["steps"] == 40 and "resumed_from_step" not in manifest["metrics"]
-    steps = [int(r.split()[0]) for r in
-             (chain / "dvclive/rl_resume/plots/metrics/reward.tsv").read_text().splitlines()[1:]]
-    assert steps == list(range(1, 41))  # no step twice, none missing
+    assert read_manifest(chain / "models/R")["metrics"]["steps"] == 20
     assert not (chain / "models/.R.work").exists() and not list((chain / "models").glob(".R.tmp-*"))
+
+    cli(*args, "--out", "models/R_whole", "--live", "dvclive/rl_resume_whole", cwd=chain)
+    for name in ["model.safetensors", "train_log.json", "samples.jsonl", "r1pipe.json"]:
+        assert same_bytes(chain / "models/R" / name, chain / "models/R_whole" / name), name
+    curves = sorted(p.relative_to(chain / "dvclive/rl_resume") for p in (chain / "dvclive/rl_resume").rglob("*.*"))
+    assert curves and curves == sorted(p.relative_to(chain / "dvclive/rl_resume_whole")
+                                       for p in (chain / "dvclive/rl_resume_whole").rglob("*.*"))
+    for curve in curves:  # every row once, LF line ends, the same numbers
+        assert same_bytes(chain / "dvclive/rl_resume" / curve, chain / "dvclive/rl_resume_whole" / curve), curve
+    rows = (chain / "dvclive/rl_resume/plots/metrics/reward.tsv").read_text().split("\n")[1:]
+    steps = [int(r.split()[0]) for r in rows if r]
+    assert steps == list(range(1, 21))
+
+
+@pytest.mark.parametrize("stage", ["coldstart", "sft", "distill"])
+def test_killed_sft_stages_resume_to_the_same_bytes(chain, stage):
+    params = yaml.safe_load((chain / "params.yaml").read_text())
+    params[stage].update(max_steps=24, save_steps=4, logging_steps=2)
+    (chain / f"{stage}-resume.yaml").write_text(yaml.safe_dump(params))
+    inputs = {"coldstart": ["--model", "models/base", "--data", "data/prompts"],
+              "sft": ["--model", "models/base", "--data", "data/sft"],
+              "distill": ["--student", "models/base_student", "--data", "data/sft"]}[stage]
+    args = [stage, "--params", f"{stage}-resume.yaml", *inputs]
+    out = f"{stage}_resumed"
+    killed_at = kill_after([sys.executable, "-m", "r1pipe", *args, "--out", f"models/{out}"], chain,
+                           chain / f"models/.{out}.work/checkpoint-8")
+    cli(*args, "--out", f"models/{out}", cwd=chain)
+    assert json.loads((chain / f"models/{out}.run.json").read_text())["resumed_from_step"] == killed_at >= 8
+    cli(*args, "--out", f"models/{stage}_whole", cwd=chain)
+    for name in ["model.safetensors", "train_log.json", "r1pipe.json"]:
+        assert same_bytes(chain / f"models/{out}" / name, chain / f"models/{stage}_whole" / name), name
+    assert not (chain / f"models/.{out}.work").exists()
 
 
 def test_r1_zero_runs_on_the_base_with_the_zero_template(chain):

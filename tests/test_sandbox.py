@@ -23,7 +23,20 @@ def grade(code: str, test: str = "assert f() == 1") -> float:
 
 def sandbox_processes() -> list[str]:
     out = subprocess.run(["ps", "-eo", "user=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if "/tmp/.py/" in line or line.startswith("nobody")]
+    return [line for line in out.splitlines() if "r1pipe-daemon" in line or line.startswith("nobody")]
+
+
+def world_writable_dirs() -> list[str]:
+    """Every directory on this machine that anyone may write to (sticky /tmp-like ones included)."""
+    found = []
+    for top, dirs, _ in os.walk("/", topdown=True):
+        dirs[:] = [d for d in dirs if os.path.join(top, d) not in ("/proc", "/sys", "/dev/pts")]
+        try:
+            if os.stat(top).st_mode & 0o002 and not os.path.islink(top):
+                found.append(top)
+        except OSError:
+            pass
+    return found
 
 
 @pytest.fixture
@@ -78,6 +91,41 @@ def test_cannot_reach_the_network(listener):
     assert grade(code) == 0.0
     with pytest.raises(socket.timeout):
         listener.accept()
+
+
+def test_cannot_write_to_any_world_writable_directory():
+    """The program tries every world-writable directory of this machine; only its own scratch /tmp (a tmpfs
+    of the sandbox's) takes the write, and the host is unchanged."""
+    targets = [os.path.join(d, "r1pipe-sandbox-pwned") for d in world_writable_dirs()]
+    assert "/tmp/r1pipe-sandbox-pwned" in targets and len(targets) >= 3
+    code = ("def f():\n    wrote = []\n    for t in " + repr(targets) + ":\n        try:\n"
+            "            open(t, 'w').write('x')\n            wrote.append(t)\n        except OSError:\n"
+            "            pass\n    return wrote")
+    assert grade(code, "assert len(f()) > 1") == 0.0  # it wrote nowhere but its scratch directory
+    assert grade(code, "assert f() == ['/tmp/r1pipe-sandbox-pwned']") == 1.0
+    assert [t for t in targets if os.path.exists(t)] == []
+
+
+def test_cannot_read_the_project_or_any_host_file():
+    planted = REPO / "tests" / ".planted-secret"
+    planted.write_text("project secret")
+    try:
+        for path in [planted, REPO / "pyproject.toml", "/etc/passwd", "/etc/hostname"]:
+            assert grade(f"def f():\n    return open({str(path)!r}).read()", "assert f()") == 0.0, path
+    finally:
+        planted.unlink()
+
+
+def test_a_double_forked_daemon_does_not_outlive_the_grading():
+    code = ("import os, sys, time\n"
+            "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            "        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(60)', 'r1pipe-daemon'])\n"
+            "    os._exit(0)\n"
+            "time.sleep(0.3)\n"
+            "def f():\n    return 1")
+    assert grade(code) == 1.0  # the program itself is fine
+    time.sleep(0.5)
+    assert sandbox_processes() == []
 
 
 def test_cannot_signal_its_parent():

@@ -22,6 +22,8 @@ class TrainSection(Section, TrainableLayers):
     weight_decay: float = Field(0.0, ge=0)
     max_samples: int | None = Field(None, ge=1, description="Use at most this many training rows.")
     logging_steps: int = Field(5, ge=1)
+    save_steps: int = Field(0, ge=0, description="Checkpoint every N steps; a killed run, rerun with the same "
+                            "inputs, resumes from the last one. 0: never (the default: SFT stages are short here).")
 
 
 class ColdstartSection(TrainSection):

@@ -40,6 +40,14 @@ def make_engine(name: str, model_dir, batch_size: int = 16, tensor_parallel_size
 
 
 
+def flag_prefilled(rows: list[dict], engine, template: str) -> list[dict]:
+    """Rows with ``think_prefilled`` set when the engine's chat template opens the think block itself, so that
+    the rewards (format, language) score the completion as the turn it continues (rewards.extract.turn_text)."""
+    if template != "chat" or not getattr(engine, "think_prefilled", False):
+        return rows
+    return [{**row, "think_prefilled": True} for row in rows]
+
+
 def open_engine(cfg, model, engine=None):
     """The engine ``cfg.engine`` picks for ``model`` (a SamplingSection), unless one is given (tests)."""
     if engine is not None:

@@ -20,6 +20,15 @@ class Completion:
     token_ids: tuple[int, ...] | None = None
 
 
+def think_prefilled(tok) -> bool:
+    """Whether the tokenizer's chat template opens the think block itself, ending the generation prompt with
+    ``<think>`` (Qwen3, the R1 distills): the completion then starts inside the reasoning."""
+    if not getattr(tok, "chat_template", None):
+        return False
+    text = tok.apply_chat_template([{"role": "user", "content": "1+1?"}], add_generation_prompt=True, tokenize=False)
+    return text.rstrip().endswith("<think>")
+
+
 def format_prompts(tok, prompts: list) -> list[str]:
     """Chat messages through the model's chat template; a plain string (R1-Zero's template) as it is.
 

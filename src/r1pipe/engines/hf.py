@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from r1pipe.engines.base import Completion, Sampling, format_prompts
+from r1pipe.engines.base import Completion, Sampling, format_prompts, think_prefilled
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.progress import progress
 
@@ -16,6 +16,7 @@ class HFEngine:
         self.model = load_model(model_dir, dtype=dtype).to(self.device).eval()
         self.tok = load_tokenizer(model_dir)
         self.tok.padding_side = "left"
+        self.think_prefilled = think_prefilled(self.tok)
         self.batch_size = batch_size
 
     @torch.no_grad()

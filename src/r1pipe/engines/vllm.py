@@ -10,7 +10,7 @@ import os
 
 import torch
 
-from r1pipe.engines.base import Completion, Sampling, format_prompts
+from r1pipe.engines.base import Completion, Sampling, format_prompts, think_prefilled
 
 
 class VLLMEngine:
@@ -23,6 +23,7 @@ class VLLMEngine:
         self.llm = LLM(model=str(model_dir), tensor_parallel_size=tensor_parallel_size, seed=0,
                        max_model_len=max_model_len, dtype="auto", **kwargs)
         self.tok = self.llm.get_tokenizer()
+        self.think_prefilled = think_prefilled(self.tok)
 
     def generate(self, prompts: list, n: int, sampling: Sampling, seed: int, label: str = "generating"
                  ) -> list[list[Completion]]:

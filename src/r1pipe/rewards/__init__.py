@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from r1pipe.rewards import accuracy as _accuracy
-from r1pipe.rewards.extract import completion_text
+from r1pipe.rewards.extract import completion_text, turns
 from r1pipe.rewards.format import format_strict, format_tags
 from r1pipe.rewards.language import target_share
 from r1pipe.rewards.length import cosine_scaled, overlong_penalty
@@ -55,9 +55,9 @@ def make_format_tags() -> RewardFn:
 def make_language(target: str = "en") -> RewardFn:
     target_share("", target)  # rejects an unsupported target when params are read
 
-    def language(prompts, completions, language=None, **_):
+    def language(prompts, completions, language=None, think_prefilled=None, **_):
         targets = language or [target] * len(completions)
-        return [target_share(completion_text(c), t or target) for c, t in zip(completions, targets)]
+        return [target_share(text, t or target) for text, t in zip(turns(completions, think_prefilled), targets)]
 
     return language
 

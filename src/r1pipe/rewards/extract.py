@@ -8,8 +8,11 @@ from fractions import Fraction
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _GSM8K = re.compile(r"####\s*([^\n]+)")
 _ANSWER_LINE = re.compile(r"^\s*(?:A|Answer|Final answer)\s*:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
-# "The answer is 42." is how small instruct models end an untagged solution.
-_ANSWER_IS = re.compile(r"\banswer is\s*:?\s*\$?(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
+# Inside a number: a digit, or a thousands separator as text or LaTeX writes it (1,000  1{,}000  1\,000  1\!000).
+_DIGIT_OR_SEP = r"(?:\d|,|\{,\}|\\[,!]|\\ |~)"
+# "The answer is 42." is how small instruct models end an untagged solution. The number is taken whole,
+# separators included, so that "$14{,}916$" is never read as 14.
+_ANSWER_IS = re.compile(rf"\banswer is\s*:?\s*\$?(-?\d{_DIGIT_OR_SEP}*(?:\.\d+)?)", re.IGNORECASE)
 
 
 def completion_text(completion) -> str:
@@ -21,6 +24,19 @@ def completion_text(completion) -> str:
     if isinstance(completion, dict):
         return str(completion.get("content", ""))
     return str(completion)
+
+
+def turn_text(completion, think_prefilled: bool = False) -> str:
+    """The model's whole turn. A chat template that ends the generation prompt with ``<think>`` (Qwen3, the
+    R1 distills) makes the completion start inside the reasoning: the tag is the prompt's, put it back."""
+    text = completion_text(completion)
+    return "<think>" + text if think_prefilled else text
+
+
+def turns(completions, think_prefilled=None) -> list[str]:
+    """``turn_text`` of each completion; ``think_prefilled`` is the dataset column of that name, if any."""
+    flags = think_prefilled or [False] * len(completions)
+    return [turn_text(c, bool(p)) for c, p in zip(completions, flags)]
 
 
 def last_boxed(text: str) -> str | None:
@@ -62,12 +78,21 @@ def extract_answer(text: str) -> str | None:
 _FRAC = re.compile(r"^\\[dt]?frac\{(-?\d+)\}\{(-?\d+)\}$")
 
 
+# Thousands separators are only read as such where they group digits by three: 1,000 and 12,345.6, never
+# 0,111 or 1,22 (a decimal comma in much of the world). Those are no plain number: math-verify decides.
+_GROUPED = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
+
+
 def as_number(text: str) -> Fraction | None:
     """Exact value of a plain number: ``1,000`` = ``1000.0``, ``0.5`` = ``1/2`` = ``\\frac{1}{2}``."""
     s = text.strip().strip("$").strip()
     s = re.sub(r"^\\text\{(.*)\}$", r"\1", s)
-    s = s.replace("\\!", "").replace("{,}", "").replace(",", "").replace(" ", "")
-    s = s.rstrip(".").removesuffix("\\%").removesuffix("%")
+    s = s.replace("{,}", ",").replace("\\,", ",").replace("\\!", ",").replace("\\ ", ",").replace("~", ",")
+    s = s.replace(" ", "").rstrip(".").removesuffix("\\%").removesuffix("%")
+    if "," in s:
+        if not _GROUPED.match(s):
+            return None
+        s = s.replace(",", "")
     m = _FRAC.match(s)
     if m:
         num, den = int(m.group(1)), int(m.group(2))

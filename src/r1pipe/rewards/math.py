@@ -9,6 +9,7 @@ comparison can hang on hostile input.
 from __future__ import annotations
 
 import os
+import re
 
 from r1pipe.rewards.extract import as_number, extract_answer
 
@@ -22,13 +23,28 @@ def verify(gold: str, predicted: str | None):
     from math_verify import parse
     from math_verify import verify as mv_verify
 
-    gold_parsed = parse(f"${gold}$") or parse(gold)
+    gold_parsed = _parse(parse, gold)
     if not gold_parsed:
         return UNPARSEABLE
     if predicted is None:
         return 0.0
-    pred_parsed = parse(f"${predicted}$") or parse(predicted)
+    pred_parsed = _parse(parse, predicted)
     return float(bool(pred_parsed) and mv_verify(gold_parsed, pred_parsed))
+
+
+_DELIMITED = re.compile(r"\$|\\\[|\\\(|\\boxed")
+# Digits with a comma that is no thousands separator (``1,22``, ``1000,99``): a decimal comma, which
+# math-verify's expression reader takes as such; as LaTeX, ``$1,22$`` would be a pair.
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
+
+
+def _parse(parse, text: str):
+    """math-verify finds LaTeX only between delimiters: wrap bare LaTeX in $...$, but never text that already
+    has its own (``$28$ %`` wrapped again is ``$$28$ %$``, which parses to something else), nor a number
+    with a decimal comma."""
+    if _DELIMITED.search(text) or _DECIMAL_COMMA.match(text):
+        return parse(text)
+    return parse(f"${text}$") or parse(text)
 
 
 def _fast(gold: str, predicted: str | None) -> float | None:

@@ -1,80 +1,102 @@
-"""A process pool whose every item has a hard timeout.
+"""A process pool whose every item has a hard timeout, and whose workers cannot take the caller down.
 
 Some inputs make a grader hang or eat memory (``9^{9^{9^9}}`` makes sympy compute
 a number with billions of digits, inside one C call that no signal interrupts).
 So each item runs in a worker process with a memory limit, and the parent kills
 and replaces any worker that runs past the item's deadline. The item then gets
-the ``default`` result. Workers are started with ``spawn``: no torch or CUDA state
-is inherited from the trainer.
+the ``default`` result, and so does an item whose worker died in any other way
+(killed, out of memory, a broken pipe): the worker is replaced, the caller goes on.
+
+Workers are ``python -m r1pipe.rewards.worker`` processes talking over pipes
+(:mod:`r1pipe.rewards.worker`): no torch or CUDA state is inherited from the
+trainer, and the caller's ``__main__`` is never re-imported, so the rewards work
+from any script, a notebook or standard input. A pool whose workers die before
+answering anything, several times in a row, raises one error naming the cause.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib
-import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
 import time
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 
-_CTX = mp.get_context("spawn")
+from r1pipe import R1pipeError
+from r1pipe.rewards import worker as worker_module
+
+# Fresh workers that died before answering once, in a row, before the pool gives up.
+START_FAILURES = 3
 
 
-def _worker(conn, target: str, memory_mb: int) -> None:
-    import resource
+class Worker:
+    """One worker process, its two pipe ends, and a file that keeps its stderr for error messages."""
 
-    if memory_mb:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    module, name = target.split(":")
-    fn = getattr(importlib.import_module(module), name)
-    while True:
-        try:
-            item = conn.recv()
-        except EOFError:
-            return
-        try:
-            result = ("ok", fn(*item))
-        except BaseException as e:  # noqa: BLE001 - a grader error scores the item, it must not kill the pool
-            result = ("error", repr(e)[:200])
-        conn.send(result)
+    def __init__(self, target: str, memory_mb: int):
+        self.stderr = tempfile.TemporaryFile()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.proc = subprocess.Popen([sys.executable, "-m", worker_module.__name__, target, str(memory_mb)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
+        self.requests = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
+        self.answers = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        self.answered = False
+
+    def last_error(self) -> str:
+        self.stderr.seek(0)
+        lines = [line for line in self.stderr.read().decode(errors="replace").splitlines() if line.strip()]
+        return lines[-1][:300] if lines else f"exit code {self.proc.poll()}"
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        for end in (self.requests, self.answers):
+            end.close()
+        self.stderr.close()
 
 
 class TimeoutPool:
     def __init__(self, target: str, workers: int, timeout: float, memory_mb: int = 2048):
         self.target, self.size, self.timeout, self.memory_mb = target, workers, timeout, memory_mb
-        self.workers: list[tuple] = []
+        self.workers: list[Worker] = []
+        self.start_failures = 0
         atexit.register(self.close)
 
-    def _spawn(self):
-        parent, child = _CTX.Pipe()
-        proc = _CTX.Process(target=_worker, args=(child, self.target, self.memory_mb), daemon=True)
-        proc.start()
-        child.close()
-        return proc, parent
-
     def map(self, items: list[tuple], default=None) -> list:
-        """``fn(*item)`` for every item, in order; ``default`` where it timed out or raised."""
+        """``fn(*item)`` for every item, in order; ``default`` where it timed out, raised or its worker died."""
         results = [default] * len(items)
         while len(self.workers) < min(self.size, len(items)):
-            self.workers.append(self._spawn())
+            self.workers.append(Worker(self.target, self.memory_mb))
         pending = list(enumerate(items))[::-1]
-        busy: dict = {}  # conn -> (index, deadline, worker slot)
+        busy: dict = {}  # answers connection -> (index, deadline, worker slot)
         idle = list(range(len(self.workers)))
         while pending or busy:
             while pending and idle:
                 slot = idle.pop()
                 index, item = pending.pop()
-                proc, conn = self.workers[slot]
-                conn.send(item)
-                busy[conn] = (index, time.monotonic() + self.timeout, slot)
+                try:
+                    self.workers[slot].requests.send(item)
+                except OSError:  # the worker is gone (broken pipe): the item scores the default
+                    self._replace(slot)
+                    idle.append(slot)
+                    continue
+                busy[self.workers[slot].answers] = (index, time.monotonic() + self.timeout, slot)
+            if not busy:
+                continue
             next_deadline = min(d for _, d, _ in busy.values())
             for conn in wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic())):
                 index, _, slot = busy.pop(conn)
                 try:
                     status, value = conn.recv()
-                except EOFError:  # the worker died (memory limit): replace it
-                    status, value = "error", None
+                except (EOFError, OSError):  # died mid-item: killed, out of memory, reset
                     self._replace(slot)
+                    idle.append(slot)
+                    continue
+                self.workers[slot].answered = True
+                self.start_failures = 0
                 if status == "ok":
                     results[index] = value
                 idle.append(slot)
@@ -82,22 +104,24 @@ class TimeoutPool:
             for conn, (_, deadline, slot) in list(busy.items()):
                 if now >= deadline:
                     busy.pop(conn)
-                    self._replace(slot)
+                    self._replace(slot, timed_out=True)
                     idle.append(slot)
         return results
 
-    def _replace(self, slot: int) -> None:
-        proc, conn = self.workers[slot]
-        proc.kill()
-        proc.join()
-        conn.close()
-        self.workers[slot] = self._spawn()
+    def _replace(self, slot: int, timed_out: bool = False) -> None:
+        old = self.workers[slot]
+        if not (old.answered or timed_out):
+            self.start_failures += 1
+            if self.start_failures >= START_FAILURES:
+                reason = old.last_error()
+                self.close()
+                raise R1pipeError(f"grading workers for {self.target} cannot start: {reason}")
+        old.kill()
+        self.workers[slot] = Worker(self.target, self.memory_mb)
 
     def close(self) -> None:
-        for proc, conn in self.workers:
-            proc.kill()
-            proc.join()
-            conn.close()
+        for worker in self.workers:
+            worker.kill()
         self.workers = []
 
 

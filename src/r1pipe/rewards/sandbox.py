@@ -1,15 +1,20 @@
-"""Run untrusted Python in a sandbox: no network, no view of the host's files, limits, a deadline.
+"""Run untrusted Python in a sandbox that denies by default: no network, no host files, limits, a deadline.
 
 Where Linux namespaces are available, the program runs under ``unshare`` in new
-network, mount and PID namespaces:
+network, mount and PID namespaces, inside a root filesystem built for it:
 
+- the new root is an empty tmpfs holding, read-only, only what the interpreter
+  needs: its installation prefix (interpreter and standard library), the shared
+  libraries (``/usr/lib*``), ``setpriv``, and ``/dev/null``, ``/dev/zero``,
+  ``/dev/urandom``; plus ``/proc`` of its own PID namespace and a small writable
+  tmpfs at ``/tmp``, its working directory. Nothing else of the host exists
+  there: not the home directories, not the project, not any world-writable
+  directory (``chroot`` into the new root);
 - no network interface but loopback;
-- a fresh tmpfs on /tmp is its working directory, and empty tmpfs mounts hide
-  /root, /home, /var/tmp, /dev/shm and $HOME; the interpreter is bind-mounted
-  read-only at /tmp/.py so that hiding its home does not hide it;
 - as root, it then drops to ``nobody``; otherwise it runs as the mapped user;
 - it is PID 1 of its own namespace, so it sees no host process, cannot signal
-  its parent, and every process it forks dies with it.
+  its parent, and every process it forks, a double-forked daemon included, is
+  killed when it exits.
 
 Everywhere, ``prlimit`` caps CPU time, address space, file size, open files and
 processes; the process group is killed at the deadline and again at the end.
@@ -31,7 +36,7 @@ import tempfile
 from dataclasses import dataclass
 
 OUTPUT_LIMIT = 16 << 20
-HIDDEN = ("/root", "/home", "/var/tmp", "/dev/shm")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom")
 
 
 @dataclass(frozen=True)
@@ -50,30 +55,56 @@ def _interpreter() -> tuple[str, str]:
     return prefix, os.path.relpath(exe, prefix)
 
 
-def _namespace_command(python_args: list[str]) -> list[str]:
+def _readonly(source: str, root: str) -> list[str]:
+    """Shell lines that show ``source`` (a directory, a file or a symlink) read-only at the same path in ``root``."""
+    q = shlex.quote
+    target = root + source
+    if os.path.islink(source):
+        return [f"mkdir -p {q(os.path.dirname(target))}", f"ln -sfn {q(os.readlink(source))} {q(target)}"]
+    if os.path.isdir(source):
+        make = f"mkdir -p {q(target)}"
+    else:
+        make = f"mkdir -p {q(os.path.dirname(target))} && : > {q(target)}"
+    return [make, f"mount --bind {q(source)} {q(target)}", f"mount -o remount,bind,ro {q(target)}"]
+
+
+def _namespace_command(python_args: list[str], root: str) -> list[str]:
+    """``unshare`` running a shell that builds the sandbox's root filesystem on ``root`` (an empty host
+    directory, shadowed by a tmpfs only this mount namespace sees), then execs the interpreter in it."""
     prefix, exe = _interpreter()
-    root = os.geteuid() == 0
-    hidden = [*HIDDEN, os.path.expanduser("~")]
-    script = "\n".join([
+    setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+    libraries = [p for p in ("/usr/lib64", "/lib", "/lib64", "/bin") if os.path.lexists(p)]
+    shown = {prefix, setpriv, "/usr/lib", *libraries, *DEVICES}
+    if prefix == "/usr":  # the system's Python: /usr holds the rest already
+        shown = {p for p in shown if not p.startswith("/usr/")}
+    shown = sorted(shown)  # parents before what is mounted inside them
+    drop_root = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    q = shlex.quote
+    script = [
         "set -e",
-        "mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp",
-        f"mkdir /tmp/.py && mount --bind {shlex.quote(prefix)} /tmp/.py && mount -o remount,bind,ro /tmp/.py",
-        *(f"[ -d {shlex.quote(d)} ] && mount -t tmpfs -o size=1m tmpfs {shlex.quote(d)} || true" for d in hidden),
-        "mkdir -m 1777 /tmp/work && cd /tmp/work",
-        "exec " + ("setpriv --reuid=65534 --regid=65534 --clear-groups " if root else "")
-        + " ".join(shlex.quote(a) for a in [f"/tmp/.py/{exe}", *python_args]),
-    ])
-    user = [] if root else ["--user", "--map-root-user"]
-    return ["unshare", *user, "--net", "--mount", "--pid", "--fork", "--mount-proc", "sh", "-c", script]
+        f"mount -t tmpfs -o size=1m,mode=755 tmpfs {q(root)}",
+        *(line for path in shown for line in _readonly(path, root)),
+        f"mkdir -p {q(root)}/proc {q(root)}/tmp",
+        f"mount -t proc proc {q(root)}/proc",
+        f"mount -t tmpfs -o size=64m,mode=1777 tmpfs {q(root)}/tmp",
+        f"mkdir -m 1777 {q(root)}/tmp/work",
+        f"mount -o remount,ro,bind {q(root)}",
+        "exec " + " ".join(q(a) for a in [shutil.which("chroot") or "/usr/sbin/chroot", root, *drop_root,
+                                          os.path.join(prefix, exe), *python_args]),
+    ]
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", *user, "--net", "--mount", "--pid", "--fork", "sh", "-c", "\n".join(script)]
 
 
 @functools.lru_cache(maxsize=1)
 def namespaces_work() -> bool:
-    needed = ["unshare", "sh"] + (["setpriv"] if os.geteuid() == 0 else [])
+    needed = ["unshare", "sh", "chroot"] + (["setpriv"] if os.geteuid() == 0 else [])
     if not all(shutil.which(t) for t in needed):
         return False
     try:
-        proc = subprocess.run(_namespace_command(["-c", "print('ok')"]), capture_output=True, text=True, timeout=20)
+        with tempfile.TemporaryDirectory(prefix="r1pipe-sandbox-") as root:
+            proc = subprocess.run(_namespace_command(["-c", "print('ok')"], root), capture_output=True, text=True,
+                                  timeout=20)
     except (OSError, subprocess.SubprocessError):
         return False
     return proc.stdout.strip() == "ok"
@@ -120,17 +151,23 @@ def _kill(proc: subprocess.Popen) -> None:
 
 def run_python(program: str, timeout: float = 5.0, memory_mb: int = 1024) -> Result:
     """Run ``program`` (fed on stdin: no file of it exists where it runs) and return what it printed."""
-    python_args = ["-I", "-"]
-    if namespaces_work():
-        cmd = _namespace_command(python_args)
-    else:
-        cmd = [sys.executable, *python_args]
-    cmd = _limits(int(timeout) + 1, memory_mb) + cmd
-    env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
+    # The program comes on stdin; it starts in its scratch directory (chroot leaves it at /, read-only).
+    python_args = ["-I", "-c", "import os, sys; os.chdir('/tmp/work'); "
+                   "exec(compile(sys.stdin.read(), '<program>', 'exec'))"]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
+           "HOME": "/tmp/work"}
     with tempfile.TemporaryDirectory(prefix="r1pipe-sandbox-") as workdir:
+        root = os.path.join(workdir, "root")
+        os.mkdir(root)
+        if namespaces_work():
+            cmd = _namespace_command(python_args, root)
+            cwd = "/"
+        else:
+            cmd, cwd = [sys.executable, "-I", "-"], root
+        cmd = _limits(int(timeout) + 1, memory_mb) + cmd
         out_path = os.path.join(workdir, "stdout")
         with open(out_path, "wb") as out:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL, cwd=workdir,
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd,
                                     env=env, start_new_session=True)
             timed_out = False
             try:

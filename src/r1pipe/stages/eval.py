@@ -18,7 +18,7 @@ from r1pipe.artifacts import stage_output, write_json_atomic
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
 from r1pipe.data.templates import apply_template
-from r1pipe.engines import Sampling, open_engine
+from r1pipe.engines import Sampling, flag_prefilled, open_engine
 from r1pipe.metrics import eval_metrics
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.extract import extract_answer
@@ -30,6 +30,7 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
     """Metrics of one benchmark's rows, and a few example completions."""
     prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
     groups = engine.generate(prompts, k, sampling, cfg.seed, label=label)
+    rows = flag_prefilled(rows, engine, cfg.template)
     # pass@1 on code counts a sample right only when every test passes.
     scores = score_groups(rows, groups, {"accuracy": {"code_mode": "binary"}, "format": {}})
     # A prompt whose gold answer cannot be graded (accuracy None) is left out, and counted.

@@ -27,7 +27,7 @@ from r1pipe.data.io import load_prompts
 from r1pipe.data.judge import RUBRIC, judge_scores
 from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template
-from r1pipe.engines import Sampling, make_engine, open_engine
+from r1pipe.engines import Sampling, flag_prefilled, make_engine, open_engine
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.seed import seed_everything
 
@@ -58,6 +58,7 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
         sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
         prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
         groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample")
+        rows = flag_prefilled(rows, engine, cfg.template)
         scores = score_groups(rows, groups, ["accuracy", "format"])
         for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs(), known=scores)):
             score["combined"] = combined  # the weighted reward, as GRPO would see it

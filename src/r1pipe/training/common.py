@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import shutil
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import torch
 from transformers import PrinterCallback, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
 
 from r1pipe import R1pipeError
+from r1pipe.artifacts import content_hash
 from r1pipe.progress import progress
 
 # r1pipe's name of a setting -> TRL's. Every other section field is passed to TRL under its own name,
@@ -99,15 +102,16 @@ def quiet(trainer):
     return trainer
 
 
-# Logged numbers that measure the machine, not the training: they differ between two identical runs.
-TIMINGS = ("_runtime", "_per_second", "_time")  # train_runtime, train_samples_per_second, step_time
+# Logged numbers that differ between two runs of the same training: timings measure the machine, and
+# the closing train_loss averages only the steps since a resume.
+VARYING = ("_runtime", "_per_second", "_time", "train_loss")
 
 
 def save_log_history(trainer, out_dir: Path) -> list[dict]:
-    """The trainer's logged metrics, next to the model, for `report`; timings left out so that the
-    same training writes the same bytes."""
-    history = [{k: v for k, v in h.items() if not k.endswith(TIMINGS)} for h in trainer.state.log_history]
-    (Path(out_dir) / "train_log.json").write_text(json.dumps(history, indent=1) + "\n")
+    """The trainer's logged metrics, next to the model, for `report`; what varies left out, so that the
+    same training writes the same bytes, resumed or not."""
+    history = [{k: v for k, v in h.items() if not k.endswith(VARYING)} for h in trainer.state.log_history]
+    (Path(out_dir) / "train_log.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
     return history
 
 
@@ -127,6 +131,31 @@ def work_dir(out: Path):
         shutil.rmtree(work, ignore_errors=True)
         raise
     shutil.rmtree(work, ignore_errors=True)
+
+
+def checkpoint_args(save_steps: int) -> dict:
+    """Trainer arguments for a checkpoint every ``save_steps`` (0: none), the last one kept, for resume."""
+    return {"save_strategy": "steps" if save_steps else "no", "save_steps": save_steps or 500, "save_total_limit": 1}
+
+
+def fingerprint(cfg, model_dir: Path, data_key: str) -> str:
+    """What a checkpoint is valid for: the section's settings, the starting model and the training data."""
+    h = hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode())
+    h.update(content_hash(model_dir).encode())
+    h.update(data_key.encode())
+    return h.hexdigest()
+
+
+def resume_point(work_dir: Path, key: str) -> str | None:
+    """The last checkpoint of an interrupted run of exactly this training (same ``fingerprint``), if any;
+    anything else in the work directory is another run's leftovers, removed."""
+    stamp = work_dir / "r1pipe-resume.json"
+    if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == key:
+        return get_last_checkpoint(str(work_dir))
+    for child in work_dir.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    stamp.write_text(json.dumps({"fingerprint": key}))
+    return None
 
 
 class RichProgressCallback(TrainerCallback):

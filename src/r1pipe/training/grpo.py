@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -20,11 +19,10 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 from transformers import TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer
 
-from r1pipe.artifacts import content_hash
 from r1pipe.config.grpo import GRPOSection
+from r1pipe.engines.base import think_prefilled
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
 from r1pipe.rewards.extract import completion_text
@@ -32,7 +30,10 @@ from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
     RatioWarmup,
     RichProgressCallback,
+    checkpoint_args,
+    fingerprint,
     quiet,
+    resume_point,
     save_log_history,
     trainable,
     trl_args,
@@ -86,28 +87,33 @@ def _truncate(directory: Path, step: int) -> None:
         with open(tsv) as f:
             rows = list(csv.reader(f, delimiter="\t"))
         with open(tsv, "w", newline="") as f:
-            csv.writer(f, delimiter="\t").writerows([rows[0]] + [r for r in rows[1:] if int(r[0]) <= step])
+            kept = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= step]
+            csv.writer(f, delimiter="\t", lineterminator="\n").writerows(kept)  # dvclive's own line ends
 
 
 class SampleRecorder:
     """Wraps a reward function to write a few of the completions it sees every ``every`` steps."""
 
-    def __init__(self, fn, path: Path, every: int, n: int = 4):
+    def __init__(self, fn, path: Path, every: int, resume_step: int, n: int = 4):
         self.fn, self.path, self.every, self.n = fn, path, every, n
-        self.state = None  # set to the trainer's state once the trainer exists
+        self.trainer = None  # set once the trainer exists; its state is replaced when it resumes
         self.__name__ = fn.__name__
         self.last = -1
+        if resume_step and path.is_file():  # the killed run's samples of steps it did not finish
+            rows = [line for line in path.read_text().splitlines() if json.loads(line)["step"] < resume_step]
+            path.write_text("".join(f"{row}\n" for row in rows))
 
     def __call__(self, prompts, completions, **columns):
         scores = self.fn(prompts, completions, **columns)
-        step = self.state.global_step if self.state else 0
+        step = self.trainer.state.global_step if self.trainer else 0
         if self.every and step % self.every == 0 and step != self.last:
             self.last = step
             with open(self.path, "a") as f:
-                for p, c, s in list(zip(prompts, completions, scores))[: self.n]:
+                prefilled = columns.get("think_prefilled") or [False] * len(completions)
+                for p, c, s, pre in list(zip(prompts, completions, scores, prefilled))[: self.n]:
                     prompt = p if isinstance(p, str) else p[-1]["content"]
                     f.write(json.dumps({"step": step, "prompt": prompt, "completion": completion_text(c),
-                                        self.__name__: s}) + "\n")
+                                        self.__name__: s, **({"think_prefilled": True} if pre else {})}) + "\n")
         return scores
 
 
@@ -140,24 +146,6 @@ class CPUGRPOTrainer(GRPOTrainer):
         return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
 
 
-def _fingerprint(cfg: GRPOSection, model_dir: Path, prompts: Dataset) -> str:
-    h = hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode())
-    h.update(content_hash(model_dir).encode())
-    h.update(prompts._fingerprint.encode())
-    return h.hexdigest()
-
-
-def _resume_point(work_dir: Path, fingerprint: str) -> str | None:
-    """The last checkpoint of an interrupted run of exactly this training, if any."""
-    stamp = work_dir / "r1pipe-resume.json"
-    if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
-        return get_last_checkpoint(str(work_dir))
-    for child in work_dir.iterdir():  # another run's leftovers
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
-    stamp.write_text(json.dumps({"fingerprint": fingerprint}))
-    return None
-
-
 class GRPOArgs(RatioWarmup, GRPOConfig):
     pass
 
@@ -167,30 +155,31 @@ def grpo_args(cfg: GRPOSection, work_dir: Path) -> GRPOConfig:
         GRPOArgs, cfg,
         output_dir=str(work_dir),
         reward_weights=[weight for _, weight, _ in cfg.reward_specs()],
-        save_strategy="steps" if cfg.save_steps else "no",
-        save_steps=cfg.save_steps or 500,
-        save_total_limit=1,
+        **checkpoint_args(cfg.save_steps),
     )
 
 
 def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
                live_dir: Path | None = None) -> dict:
     seed_everything(cfg.seed)
-    resume = _resume_point(work_dir, _fingerprint(cfg, model_dir, prompts))
+    resume = resume_point(work_dir, fingerprint(cfg, model_dir, prompts._fingerprint))
     resume_step = int(Path(resume).name.split("-")[-1]) if resume else 0
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
-    recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every)
+    recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every, resume_step)
     callbacks = [RichProgressCallback(label)] + ([LiveCallback(live_dir, resume_step)] if live_dir else [])
+    tok = load_tokenizer(model_dir)
+    if cfg.template == "chat" and think_prefilled(tok):  # TRL hands dataset columns to the rewards
+        prompts = prompts.add_column("think_prefilled", [True] * len(prompts))
     trainer_class = GRPOTrainer if torch.cuda.is_available() else CPUGRPOTrainer
     trainer = trainer_class(
         model=trainable(load_model(model_dir), cfg.train_layers),
         reward_funcs=[recorder] + rewards[1:],
         args=grpo_args(cfg, work_dir),
         train_dataset=prompts,
-        processing_class=load_tokenizer(model_dir),
+        processing_class=tok,
         callbacks=callbacks,
     )
-    recorder.state = trainer.state
+    recorder.trainer = trainer
     quiet(trainer)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out_dir))

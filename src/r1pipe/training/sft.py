@@ -13,14 +13,17 @@ from datasets import Dataset
 from transformers import Trainer
 from trl import SFTConfig, SFTTrainer
 
-from r1pipe.artifacts import stage_output
+from r1pipe.artifacts import content_hash, stage_output
 from r1pipe.config.sft import TrainSection
 from r1pipe.models import load_model, load_tokenizer, require_model_dir
 from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
     RatioWarmup,
     RichProgressCallback,
+    checkpoint_args,
+    fingerprint,
     quiet,
+    resume_point,
     save_log_history,
     trainable,
     trl_args,
@@ -46,20 +49,26 @@ class SFTArgs(RatioWarmup, SFTConfig):
 
 
 def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path,
-              label: str) -> dict:
-    """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``); save to ``out_dir``."""
+              label: str, data_key: str) -> dict:
+    """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``); save to ``out_dir``.
+
+    ``data_key`` identifies the rows (the hash of the dataset they came from): a checkpoint in
+    ``work_dir`` left by a killed run of the same training is resumed from.
+    """
     seed_everything(cfg.seed)
+    resume = resume_point(work_dir, fingerprint(cfg, model_dir, data_key))
     model = trainable(load_model(model_dir), cfg.train_layers)
     tok = load_tokenizer(model_dir)
     rows = rows.select_columns(["prompt", "completion"])
     if cfg.max_samples:
         rows = rows.select(range(min(cfg.max_samples, len(rows))))
-    args = trl_args(SFTArgs, cfg, output_dir=str(work_dir), completion_only_loss=True)
+    args = trl_args(SFTArgs, cfg, output_dir=str(work_dir), completion_only_loss=True,
+                    **checkpoint_args(cfg.save_steps))
     trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
     trainer = trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
                          callbacks=[RichProgressCallback(label)])
     quiet(trainer)
-    result = trainer.train()
+    trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out_dir))
     history = save_log_history(trainer, out_dir)
     losses = [h["loss"] for h in history if "loss" in h]
@@ -68,7 +77,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
         "steps": trainer.state.global_step,
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
-        "train_loss": result.training_loss,
+        "resumed_from_step": int(Path(resume).name.split("-")[-1]) if resume else 0,
     }
 
 
@@ -83,6 +92,7 @@ def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, dat
     inputs = {"data": data} if parent else {"model": model_dir, "data": data}
     with stage_output(stage, out, code=code, params=cfg.model_dump(), inputs=inputs,
                       parent=parent or str(model_dir)) as run, work_dir(out) as work:
-        numbers = train_sft(model_dir, rows, cfg, run.dir, work, label=stage)
+        numbers = train_sft(model_dir, rows, cfg, run.dir, work, label=stage, data_key=content_hash(data))
+        run.log["resumed_from_step"] = numbers.pop("resumed_from_step")  # differs between runs: not lineage
         run.extra["metrics"] = numbers
-        run.numbers.update(numbers)
+        run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"])
