@@ -8,6 +8,7 @@ import pytest
 from r1pipe.config.models import ModelRef, TinyModel
 from r1pipe.config.sampling import RejectSampleSection
 from r1pipe.data.rejection import reject_sample
+from r1pipe.data.filters import check_filters
 from r1pipe.engines import Sampling, make_engine
 from r1pipe.models import materialize
 from r1pipe.rewards import score_groups
@@ -66,5 +67,5 @@ def test_both_engines_agree_greedily_and_so_do_their_acceptance_decisions(model_
     decisions = []
     for groups in (hf, vl):
         scores = score_groups(rows, groups, ["accuracy", "format"])
-        decisions.append(reject_sample(rows, groups, scores, cfg.filters, 1, "first", 0))
+        decisions.append(reject_sample(rows, groups, scores, check_filters(cfg.filters), 1, "first", 0))
     assert decisions[0] == decisions[1]
