@@ -128,11 +128,11 @@ def test_distill_seed_reruns_only_distill_its_eval_and_report(repo):
     changed = {path for path in before if after[path] != before[path]}
     assert "models/student" in changed  # (the tiny student's samples and score may stay the same)
     assert changed <= {"models/student", "metrics/eval/student.samples.json", "reports"}
-    # `dvc metrics diff` shows the two stages that ran (their run logs' seconds) and no other stage's metrics.
+    # `dvc metrics diff` shows no metric of a stage that did not run (the run logs' seconds of the two that
+    # did may change, or by chance not).
     diff = json.loads(subprocess.run(["dvc", "metrics", "diff", "--json"], cwd=repo, capture_output=True,
                                      text=True, check=True).stdout)
     changed = {path for path, metrics in diff.items() if any(m.get("diff") for m in metrics.values())}
-    assert {"models/student.run.json", "metrics/eval/student.run.json"} <= changed
     assert changed <= {"models/student.run.json", "metrics/eval/student.run.json", "metrics/eval/student.json"}
 
 

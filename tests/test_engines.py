@@ -7,8 +7,8 @@ import pytest
 
 from r1pipe.config.models import ModelRef, TinyModel
 from r1pipe.config.sampling import RejectSampleSection
-from r1pipe.data.rejection import reject_sample
 from r1pipe.data.filters import check_filters
+from r1pipe.data.rejection import reject_sample
 from r1pipe.engines import Sampling, make_engine
 from r1pipe.models import materialize
 from r1pipe.rewards import score_groups
