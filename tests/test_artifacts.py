@@ -51,7 +51,7 @@ def test_content_hash_tracks_content_not_manifest(tmp_path):
     d.mkdir()
     (d / "a.bin").write_bytes(b"abc")
     h1 = content_hash(d)
-    write_manifest(d, stage="x", params={"seed": 1}, inputs={}, code="r1pipe.stages.sft")
+    write_manifest(d, stage="x", params={"seed": 1}, inputs={})
     assert content_hash(d) == h1
     (d / "a.bin").write_bytes(b"abd")
     assert content_hash(d) != h1

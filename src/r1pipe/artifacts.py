@@ -3,13 +3,14 @@
 Every stage writes its output into a hidden temporary sibling and renames it
 into place only when the output is complete, so a killed stage never leaves a
 directory that looks finished. Each output carries ``r1pipe.json``, its lineage:
-the stage, its parent model, the hashes of its inputs, the params used and the
-hash of the r1pipe code the stage runs. Given the same inputs it is the same
-bytes, so DVC sees an unchanged output and stops the cascade there.
+the stage, its parent model, the hashes of its inputs and the params used. Given
+the same inputs it is the same bytes, so DVC sees an unchanged output and stops
+the cascade there.
 
-What varies from run to run (time taken, date, git revision) goes to a run log
-beside the output, ``<out>.run.json``, which dvc.yaml declares as an uncached
-metric and no later stage reads.
+What varies from run to run (time taken, date, git revision, the hash of the
+r1pipe code the stage ran) goes to a run log beside the output,
+``<out>.run.json``, which dvc.yaml declares as an uncached metric and no later
+stage reads; dvc.lock records the code deps' hashes too.
 """
 
 from __future__ import annotations
@@ -110,19 +111,20 @@ def code_version() -> str:
 
 
 def write_manifest(out_dir: Path, *, stage: str, params: dict, inputs: dict[str, Path | str],
-                   code: str, parent: str | None = None, extra: dict | None = None) -> dict:
+                   parent: str | None = None, extra: dict | None = None) -> dict:
     """Write ``r1pipe.json`` into ``out_dir`` and return its content.
 
-    ``code`` is the stage's module (``r1pipe.stages.grpo``): the manifest records
-    the hash of every r1pipe file it can import. Nothing in it varies between two
-    runs on the same inputs.
+    Nothing in it varies between two runs on the same inputs. The code that ran is
+    in the run log (``code_sha256``), not here: a code change that leaves the
+    output as it was (a faster sandbox, a new reward nobody uses) then leaves the
+    output's bytes as they were too, and the stages after it stay up to date.
     """
     manifest = {
         "stage": stage,
         "parent": str(parent) if parent else None,
         "inputs": {name: {"path": str(p), "sha256": content_hash(p)} for name, p in inputs.items()},
         "params": params,
-        "code": {"version": __version__, "sha256": code_hash(code)},
+        "r1pipe": __version__,
         **(extra or {}),
     }
     write_json_atomic(Path(out_dir) / MANIFEST, manifest)
@@ -168,8 +170,8 @@ def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None 
             with atomic_output(out) as tmp:
                 run = StageRun(tmp)
                 yield run
-                write_manifest(tmp, stage=stage, params=params or {}, inputs=inputs or {}, code=code,
-                               parent=parent, extra=run.extra)
+                write_manifest(tmp, stage=stage, params=params or {}, inputs=inputs or {}, parent=parent,
+                               extra=run.extra)
         else:
             run = StageRun(None)
             yield run
@@ -179,7 +181,7 @@ def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None 
         raise
     if run_log:
         write_json_atomic(run_log_path(out), {"stage": stage, "seconds": round(time.time() - started, 2),
-                                              "code_version": code_version(),
+                                              "code_version": code_version(), "code_sha256": code_hash(code),
                                               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **run.log})
     summary(stage, {"output": out, **run.wrote}, run.numbers, started)
 

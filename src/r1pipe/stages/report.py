@@ -97,8 +97,8 @@ def lineage(models_dir: Path | None, order: list[str]) -> str:
         manifest = read_manifest(Path(models_dir or "") / name) if models_dir else None
         if manifest:
             rows.append([name, manifest["stage"], f"`{manifest.get('parent') or ''}`",
-                         f"`{manifest['code']['sha256'][:12]}`"])
-    return _table(["model", "stage", "from", "code"], rows) if rows else ""
+                         ", ".join(f"`{p['path']}`" for p in manifest["inputs"].values())])
+    return _table(["model", "stage", "from", "inputs"], rows) if rows else ""
 
 
 def plot_accuracy(metrics: dict[str, dict], order: list[str], path: Path) -> None:
@@ -170,8 +170,8 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                   checked, ""]
     stages = lineage(models_dir, cfg.models)
     if stages:
-        parts += ["## Lineage", "", "From each model's `r1pipe.json` manifest (`code`: the hash of the r1pipe "
-                  "source its stage ran). Time per stage: `dvc metrics show` (the `*.run.json` run logs).", "",
+        parts += ["## Lineage", "", "From each model's `r1pipe.json` manifest (each input's sha256 is there). "
+                  "Time and code per stage: `dvc metrics show` (the `*.run.json` run logs).", "",
                   stages, ""]
     if logs:
         parts += ["## RL training curves", "", "![RL curves](rl_curves.png)", ""]
