@@ -146,16 +146,17 @@ def fingerprint(cfg, model_dir: Path, data_key: str) -> str:
     return h.hexdigest()
 
 
-def resume_point(work_dir: Path, key: str) -> str | None:
-    """The last checkpoint of an interrupted run of exactly this training (same ``fingerprint``), if any;
-    anything else in the work directory is another run's leftovers, removed."""
+def resume_point(work_dir: Path, key: str) -> tuple[str | None, int]:
+    """(the last checkpoint, its step) of an interrupted run of exactly this training (same ``fingerprint``),
+    or (None, 0); anything else in the work directory is another run's leftovers, removed."""
     stamp = work_dir / "r1pipe-resume.json"
     if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == key:
-        return get_last_checkpoint(str(work_dir))
+        last = get_last_checkpoint(str(work_dir))
+        return last, int(Path(last).name.split("-")[-1]) if last else 0
     for child in work_dir.iterdir():
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     stamp.write_text(json.dumps({"fingerprint": key}))
-    return None
+    return None, 0
 
 
 class RichProgressCallback(TrainerCallback):

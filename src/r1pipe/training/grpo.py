@@ -162,8 +162,7 @@ def grpo_args(cfg: GRPOSection, work_dir: Path) -> GRPOConfig:
 def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
                live_dir: Path | None = None) -> dict:
     seed_everything(cfg.seed)
-    resume = resume_point(work_dir, fingerprint(cfg, model_dir, prompts._fingerprint))
-    resume_step = int(Path(resume).name.split("-")[-1]) if resume else 0
+    resume, resume_step = resume_point(work_dir, fingerprint(cfg, model_dir, prompts._fingerprint))
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
     recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every, resume_step)
     callbacks = [RichProgressCallback(label)] + ([LiveCallback(live_dir, resume_step)] if live_dir else [])

@@ -56,7 +56,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     ``work_dir`` left by a killed run of the same training is resumed from.
     """
     seed_everything(cfg.seed)
-    resume = resume_point(work_dir, fingerprint(cfg, model_dir, data_key))
+    resume, resume_step = resume_point(work_dir, fingerprint(cfg, model_dir, data_key))
     model = trainable(load_model(model_dir), cfg.train_layers)
     tok = load_tokenizer(model_dir)
     rows = rows.select_columns(["prompt", "completion"])
@@ -77,7 +77,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
         "steps": trainer.state.global_step,
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
-        "resumed_from_step": int(Path(resume).name.split("-")[-1]) if resume else 0,
+        "resumed_from_step": resume_step,
     }
 
 
