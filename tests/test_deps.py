@@ -3,7 +3,6 @@ every file it reads; config is a leaf; there is no import circle."""
 
 import copy
 import json
-import shlex
 import subprocess
 import sys
 
@@ -58,9 +57,9 @@ def test_the_import_graph_covers_what_a_stage_really_loads(command):
 
 def test_every_stage_depends_on_the_files_it_reads():
     for name, body in bodies(STAGES):
-        argv = shlex.split(body["cmd"])
+        argv = codegraph.stage_argv(body["cmd"])
         paths = [argv[i + 1] for i, a in enumerate(argv) if a in ("--model", "--data", "--student")]
-        section = argv[argv.index("--section") + 1] if "--section" in argv else argv[1].replace("-", "_")
+        section = argv[argv.index("--section") + 1] if "--section" in argv else argv[0].replace("-", "_")
         cfg = section_class(section).model_validate(PARAMS[section])
         for path in [*paths, *cfg.local_files().values()]:
             assert path in body["deps"] or path.replace("models/", "${item}") in body["deps"], (name, path)

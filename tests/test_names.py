@@ -15,6 +15,11 @@ from r1pipe.cli import app
 from r1pipe.config import SECTIONS, section_class
 
 
+# params.yaml's `launch` starts the commands that can run on N processes (config/launch.py).
+LAUNCHER = {"coldstart": "${launch.train}", "grpo": "${launch.train}", "sft": "${launch.train}",
+            "distill": "${launch.train}", "reject-sample": "${launch.generate}", "eval": "${launch.generate}"}
+
+
 def naming_problems(stages: dict, params: dict, readme: str) -> list[str]:
     """Every way ``stages`` (dvc.yaml's), ``params`` and ``readme`` break the naming rule."""
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
@@ -22,11 +27,10 @@ def naming_problems(stages: dict, params: dict, readme: str) -> list[str]:
     problems = []
     for name, stage in stages.items():
         stage = stage.get("do", stage)
-        argv = shlex.split(stage["cmd"])
-        command = argv[1]
+        launcher, command, *argv = shlex.split(stage["cmd"])
         section = argv[argv.index("--section") + 1] if "--section" in argv else command.replace("-", "_")
-        if argv[0] != "r1pipe" or command not in commands:
-            problems.append(f"{name}: runs {argv[:2]}, not an r1pipe command")
+        if launcher != LAUNCHER.get(command, "r1pipe") or command not in commands:
+            problems.append(f"{name}: runs {launcher} {command}, not r1pipe {command} through its launcher")
             continue
         if section != name:
             problems.append(f"{name}: reads section {section!r}, not {name!r}")

@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from r1pipe import R1pipeError, __version__
+from r1pipe import R1pipeError, __version__, distributed
 from r1pipe.codegraph import code_hash
 from r1pipe.progress import summary
 
@@ -162,28 +162,48 @@ def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None 
 
     With ``manifest=False`` the stage writes its own files (eval's metrics JSON) and
     ``run.dir`` is None.
+
+    Under N processes (torchrun, accelerate launch) every process runs the body, with the
+    main process's temporary directory as ``run.dir`` (a trainer's ``save_model`` gathers the
+    weights from every process and writes on the main one); everything after the body is
+    the main process's, and every process waits at a barrier until the output is in place.
     """
     started = time.time()
     out = Path(out)
+    main = distributed.is_main()
     try:
-        if manifest:
-            with atomic_output(out) as tmp:
-                run = StageRun(tmp)
-                yield run
+        with _output_dir(out, manifest) as tmp:
+            run = StageRun(tmp)
+            yield run
+            distributed.barrier()  # every process has finished its part of the output
+            if manifest and main:
                 write_manifest(tmp, stage=stage, params=params or {}, inputs=inputs or {}, parent=parent,
                                extra=run.extra)
-        else:
-            run = StageRun(None)
-            yield run
     except Exception as e:  # noqa: BLE001 - safetensors and tokenizers report a full disk in their own types
         if disk_full(e):
             raise R1pipeError(f"no space left on device while writing {out}: nothing was written") from None
         raise
-    if run_log:
-        write_json_atomic(run_log_path(out), {"stage": stage, "seconds": round(time.time() - started, 2),
-                                              "code_version": code_version(), "code_sha256": code_hash(code),
-                                              "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **run.log})
-    summary(stage, {"output": out, **run.wrote}, run.numbers, started)
+    if main:
+        if run_log:
+            write_json_atomic(run_log_path(out), {"stage": stage, "seconds": round(time.time() - started, 2),
+                                                  "code_version": code_version(), "code_sha256": code_hash(code),
+                                                  "processes": distributed.world(),
+                                                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **run.log})
+        summary(stage, {"output": out, **run.wrote}, run.numbers, started)
+    distributed.barrier()  # no process ends before the output is in place
+
+
+@contextmanager
+def _output_dir(out: Path, manifest: bool):
+    """The main process's temporary output directory (None without a manifest), on every process."""
+    if not manifest:
+        yield None
+    elif distributed.is_main():
+        with atomic_output(out) as tmp:
+            distributed.broadcast(str(tmp))
+            yield tmp
+    else:
+        yield Path(distributed.broadcast(None))
 
 
 def read_manifest(path: Path | str) -> dict | None:

@@ -71,6 +71,16 @@ def _section(params: Path, section: str, cls):
     return config.load_section(params, section, cls, _checks(cls))
 
 
+def _main_process_only(run) -> None:
+    """A stage with nothing to share out (base, prepare, report) runs on the main process of a launch;
+    the others wait for it."""
+    from r1pipe import distributed
+
+    if distributed.is_main():
+        run()
+    distributed.barrier()
+
+
 @app.command()
 def check(params: Params = Path("params.yaml")):
     """Validate every section of a params file (each stage validates only its own)."""
@@ -88,7 +98,8 @@ def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), s
     from r1pipe.config.models import BaseSection
     from r1pipe.stages import base as stage
 
-    stage.run(_section(params, section or "base", BaseSection), out)
+    cfg = _section(params, section or "base", BaseSection)
+    _main_process_only(lambda: stage.run(cfg, out))
 
 
 @app.command()
@@ -97,7 +108,8 @@ def prepare(out: Out = Path("data/prompts"), params: Params = Path("params.yaml"
     from r1pipe.config.prepare import PrepareSection
     from r1pipe.stages import prepare as stage
 
-    stage.run(_section(params, section or "prepare", PrepareSection), out)
+    cfg = _section(params, section or "prepare", PrepareSection)
+    _main_process_only(lambda: stage.run(cfg, out))
 
 
 @app.command()
@@ -174,7 +186,8 @@ def report(metrics_dir: Annotated[Path, typer.Option(help="Directory of eval met
     from r1pipe.config.report import ReportSection
     from r1pipe.stages import report as stage
 
-    stage.run(_section(params, section or "report", ReportSection), metrics_dir, out, models_dir)
+    cfg = _section(params, section or "report", ReportSection)
+    _main_process_only(lambda: stage.run(cfg, metrics_dir, out, models_dir))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import shlex
 from functools import cache
 from pathlib import Path
 
@@ -151,9 +152,19 @@ def dvc_deps(*entries: str) -> list[str]:
     return out
 
 
+# What a dvc.yaml command starts with: r1pipe itself, or params.yaml's launcher (config/launch.py).
+LAUNCHERS = ("r1pipe", "${launch.train}", "${launch.generate}")
+
+
+def stage_argv(cmd: str) -> list[str]:
+    """A dvc.yaml ``cmd`` from the r1pipe command on: ``${launch.train} sft --out m`` -> ``[sft, --out, m]``."""
+    words = shlex.split(cmd)
+    start = next(i for i, w in enumerate(words) if w in LAUNCHERS)
+    return words[start + 1 :]
+
+
 def stage_code_deps(cmd: str) -> list[str]:
-    """The code deps of a dvc.yaml stage whose ``cmd`` is ``r1pipe <command> ...`` (or runs it through a
-    launcher): the CLI that dispatches it, and everything its stage module can import."""
-    words = cmd.split()
-    command = words[words.index("r1pipe") + 1]
+    """The code deps of a dvc.yaml stage that runs ``r1pipe <command> ...`` (directly or through a launcher):
+    the CLI that dispatches it, and everything its stage module can import."""
+    command = stage_argv(cmd)[0]
     return ["src/r1pipe/cli.py", *dvc_deps(f"{PACKAGE}.stages.{command.replace('-', '_')}")]

@@ -15,11 +15,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from r1pipe import distributed
+
 console = Console(stderr=True)
 
 
 def progress() -> Progress:
-    """A bar with count, elapsed and remaining time, and a free-form ``status`` field."""
+    """A bar with count, elapsed and remaining time, and a free-form ``status`` field; drawn by the main
+    process only."""
     return Progress(
         TextColumn("[bold blue]{task.description}"),
         BarColumn(),
@@ -28,6 +31,7 @@ def progress() -> Progress:
         TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
         console=console,
+        disable=not distributed.is_main(),
     )
 
 

@@ -113,6 +113,7 @@ SECTIONS: dict[str, str] = {
     "rl_student": "grpo:GRPOSection",
     "eval": "sampling:EvalSection",
     "report": "report:ReportSection",
+    "launch": "launch:LaunchSection",  # how dvc.yaml starts the stages; no stage reads it
 }
 PREFIXES = {"rl_": "grpo:GRPOSection", "base_": "models:BaseSection"}
 

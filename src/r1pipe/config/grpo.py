@@ -49,9 +49,13 @@ class GRPOSection(Section, WeightedRewards, TrainableLayers):
     generation_batch_size: int | None = Field(None, ge=1, description="Completions generated per call (TRL).")
     cache_implementation: str | None = Field(None, description="e.g. 'static' for torch.compile-able decoding.")
     use_vllm: bool = Field(False, description="Generate with vLLM through TRL (GPU only).")
-    vllm_mode: Literal["colocate", "server"] = "colocate"
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
-    vllm_tensor_parallel_size: int = Field(1, ge=1)
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate", description="colocate: vLLM inside each training process; server: `trl vllm-serve` elsewhere.")
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="colocate: GPU share for vLLM.")
+    vllm_tensor_parallel_size: int = Field(1, ge=1, description="colocate: GPUs per vLLM engine.")
+    vllm_server_host: str = Field("0.0.0.0", description="server: where `trl vllm-serve` listens.")
+    vllm_server_port: int = Field(8000, ge=1, le=65535)
+    vllm_server_timeout: float = Field(240.0, gt=0, description="server: seconds to wait for it to come up.")
     # --- logging and resume
     logging_steps: int = Field(1, ge=1)
     save_steps: int = Field(10, ge=0, description="Checkpoint every N steps for resume; 0: never.")

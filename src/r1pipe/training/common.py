@@ -14,7 +14,7 @@ import torch
 from transformers import PrinterCallback, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
-from r1pipe import R1pipeError
+from r1pipe import R1pipeError, distributed
 from r1pipe.artifacts import content_hash
 from r1pipe.progress import progress
 
@@ -62,6 +62,7 @@ def device_args(seed: int, logging_steps: int) -> dict:
     - GPU: bf16 only as autocast; the weights stay float32 (see DESIGN.md: bf16 weights
       swallow small updates and nothing warns).
     - Activation (gradient) checkpointing off: TRL turns it on by default, which costs time on small models.
+    - Under N processes, DDP does not search for unused parameters (an extra pass per step).
     - No online loggers and no tqdm: r1pipe draws its own rich bar and writes its own log.
     """
     cuda = torch.cuda.is_available()
@@ -69,6 +70,7 @@ def device_args(seed: int, logging_steps: int) -> dict:
         use_cpu=not cuda,
         bf16=cuda and torch.cuda.is_bf16_supported(),
         activation_checkpointing=False,
+        ddp_find_unused_parameters=False,  # frozen layers are not DDP's; everything it holds gets a gradient
         report_to="none",
         disable_tqdm=True,
         save_strategy="no",
@@ -111,7 +113,8 @@ def save_log_history(trainer, out_dir: Path) -> list[dict]:
     """The trainer's logged metrics, next to the model, for `report`; what varies left out, so that the
     same training writes the same bytes, resumed or not."""
     history = [{k: v for k, v in h.items() if not k.endswith(VARYING)} for h in trainer.state.log_history]
-    (Path(out_dir) / "train_log.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
+    if distributed.is_main():
+        (Path(out_dir) / "train_log.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
     return history
 
 
@@ -128,9 +131,12 @@ def work_dir(out: Path):
     try:
         yield work
     except Exception:
-        shutil.rmtree(work, ignore_errors=True)
+        if distributed.is_main():
+            shutil.rmtree(work, ignore_errors=True)
         raise
-    shutil.rmtree(work, ignore_errors=True)
+    distributed.barrier()  # every process is done with its checkpoints
+    if distributed.is_main():
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def checkpoint_args(save_steps: int) -> dict:
@@ -146,17 +152,24 @@ def fingerprint(cfg, model_dir: Path, data_key: str) -> str:
     return h.hexdigest()
 
 
-def resume_point(work_dir: Path, key: str) -> tuple[str | None, int]:
+def resume_point(work_dir: Path, cfg, model_dir: Path, data_key: str) -> tuple[str | None, int]:
     """(the last checkpoint, its step) of an interrupted run of exactly this training (same ``fingerprint``),
-    or (None, 0); anything else in the work directory is another run's leftovers, removed."""
-    stamp = work_dir / "r1pipe-resume.json"
-    if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == key:
-        last = get_last_checkpoint(str(work_dir))
-        return last, int(Path(last).name.split("-")[-1]) if last else 0
-    for child in work_dir.iterdir():
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
-    stamp.write_text(json.dumps({"fingerprint": key}))
-    return None, 0
+    or (None, 0); anything else in the work directory is another run's leftovers, removed.
+
+    The main process decides and tells the others (the work directory is shared, like the output).
+    """
+    found: tuple[str | None, int] = (None, 0)
+    if distributed.is_main():
+        key = fingerprint(cfg, model_dir, data_key)
+        stamp = work_dir / "r1pipe-resume.json"
+        if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == key:
+            last = get_last_checkpoint(str(work_dir))
+            found = (last, int(Path(last).name.split("-")[-1]) if last else 0)
+        else:
+            for child in work_dir.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+            stamp.write_text(json.dumps({"fingerprint": key}))
+    return distributed.broadcast(found)
 
 
 class RichProgressCallback(TrainerCallback):

@@ -21,6 +21,7 @@ from datasets import Dataset
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
+from r1pipe import distributed
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.engines.base import think_prefilled
 from r1pipe.models import load_model, load_tokenizer
@@ -31,7 +32,6 @@ from r1pipe.training.common import (
     RatioWarmup,
     RichProgressCallback,
     checkpoint_args,
-    fingerprint,
     quiet,
     resume_point,
     save_log_history,
@@ -99,14 +99,15 @@ class SampleRecorder:
         self.trainer = None  # set once the trainer exists; its state is replaced when it resumes
         self.__name__ = fn.__name__
         self.last = -1
-        if resume_step and path.is_file():  # the killed run's samples of steps it did not finish
+        self.writes = distributed.is_main()  # each process scores its own completions; the main one records
+        if self.writes and resume_step and path.is_file():  # the killed run's samples of steps it did not finish
             rows = [line for line in path.read_text().splitlines() if json.loads(line)["step"] < resume_step]
             path.write_text("".join(f"{row}\n" for row in rows))
 
     def __call__(self, prompts, completions, **columns):
         scores = self.fn(prompts, completions, **columns)
         step = self.trainer.state.global_step if self.trainer else 0
-        if self.every and step % self.every == 0 and step != self.last:
+        if self.writes and self.every and step % self.every == 0 and step != self.last:
             self.last = step
             with open(self.path, "a") as f:
                 prefilled = columns.get("think_prefilled") or [False] * len(completions)
@@ -162,10 +163,12 @@ def grpo_args(cfg: GRPOSection, work_dir: Path) -> GRPOConfig:
 def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
                live_dir: Path | None = None) -> dict:
     seed_everything(cfg.seed)
-    resume, resume_step = resume_point(work_dir, fingerprint(cfg, model_dir, prompts._fingerprint))
+    resume, resume_step = resume_point(work_dir, cfg, model_dir, prompts._fingerprint)
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
     recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every, resume_step)
-    callbacks = [RichProgressCallback(label)] + ([LiveCallback(live_dir, resume_step)] if live_dir else [])
+    callbacks = [RichProgressCallback(label)]
+    if live_dir and distributed.is_main():  # one row per step, from the process that writes
+        callbacks.append(LiveCallback(live_dir, resume_step))
     tok = load_tokenizer(model_dir)
     if cfg.template == "chat" and think_prefilled(tok):  # TRL hands dataset columns to the rewards
         prompts = prompts.add_column("think_prefilled", [True] * len(prompts))
@@ -182,7 +185,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     quiet(trainer)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out_dir))
-    if recorder.path.is_file():
+    if distributed.is_main() and recorder.path.is_file():
         shutil.copy(recorder.path, out_dir / "samples.jsonl")
     history = save_log_history(trainer, out_dir)
     acc = [h["rewards/accuracy/mean"] for h in history if "rewards/accuracy/mean" in h]

@@ -21,7 +21,6 @@ from r1pipe.training.common import (
     RatioWarmup,
     RichProgressCallback,
     checkpoint_args,
-    fingerprint,
     quiet,
     resume_point,
     save_log_history,
@@ -56,7 +55,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     ``work_dir`` left by a killed run of the same training is resumed from.
     """
     seed_everything(cfg.seed)
-    resume, resume_step = resume_point(work_dir, fingerprint(cfg, model_dir, data_key))
+    resume, resume_step = resume_point(work_dir, cfg, model_dir, data_key)
     model = trainable(load_model(model_dir), cfg.train_layers)
     tok = load_tokenizer(model_dir)
     rows = rows.select_columns(["prompt", "completion"])
