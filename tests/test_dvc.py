@@ -75,6 +75,28 @@ def test_repro_runs_everything_then_nothing(repo):
     assert "metrics/eval/student.json" in shown and "pass@1" in shown
 
 
+def test_a_clone_that_pulls_from_the_remote_reruns_nothing(repo, tmp_path):
+    """Artifacts between machines: push every model and dataset to a DVC remote; another checkout pulls them
+    and `dvc repro` finds the whole pipeline up to date."""
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "store", str(remote)], repo)
+    out = run(["dvc", "push"], repo)
+    assert "pushed" in out
+    run(["git", "add", "-A"], repo)  # dvc.lock, .dvc/config's remote, the run logs (uncached metrics)
+    run(["git", "commit", "-qm", "a full run"], repo)
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert not (clone / "models/A").exists()
+    run(["dvc", "pull"], clone)
+    for path in ["models/A/model.safetensors", "data/sft", "reports/report.md"]:
+        assert (clone / path).exists(), path
+    assert (clone / "models/D/model.safetensors").read_bytes() == (repo / "models/D/model.safetensors").read_bytes()
+    out = run(["dvc", "repro"], clone)
+    assert ran(out) == set() and "up to date" in out
+    assert "changed" not in run(["dvc", "status"], clone)
+
+
 def test_outputs_are_linked_from_the_cache_not_copied(repo):
     """.dvc/config's cache.type: a new output is moved into the cache and hard-linked back, stored once."""
     for model in ["base", "A", "D", "student"]:

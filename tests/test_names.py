@@ -14,7 +14,6 @@ from conftest import REPO, TINY
 from r1pipe.cli import app
 from r1pipe.config import SECTIONS, section_class
 
-
 # params.yaml's `launch` starts the commands that can run on N processes (config/launch.py).
 LAUNCHER = {"coldstart": "${launch.train}", "grpo": "${launch.train}", "sft": "${launch.train}",
             "distill": "${launch.train}", "reject-sample": "${launch.generate}", "eval": "${launch.generate}"}
