@@ -178,3 +178,18 @@ def test_reject_sample_and_eval_on_two_processes_write_the_bytes_of_one(root):
     assert (root / "metrics/rs1.json").read_bytes() == (root / "metrics/rs2.json").read_bytes()
     for name in ["base.json", "base.samples.json"]:
         assert (root / "metrics/eval1" / name).read_bytes() == (root / "metrics/eval2" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("name", ["cpu", "ddp", "zero2", "zero3", "fsdp", "two_machines"])
+def test_every_shipped_accelerate_config_loads(name):
+    """What accelerate itself reads from each file (DeepSpeed and FSDP cannot run here without GPUs)."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(REPO / "accelerate" / f"{name}.yaml"))
+    expected = {"cpu": "MULTI_GPU", "ddp": "MULTI_GPU", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED", "fsdp": "FSDP",
+                "two_machines": "MULTI_GPU"}[name]
+    assert str(config.distributed_type).endswith(expected)
+    assert config.use_cpu == (name == "cpu")  # with MULTI_GPU, what makes accelerate start N CPU processes
+    assert config.num_processes >= 2 and config.num_machines == (2 if name == "two_machines" else 1)
+    if name.startswith("zero"):
+        assert config.deepspeed_config["zero_stage"] == int(name[-1])

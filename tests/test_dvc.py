@@ -161,3 +161,17 @@ def test_distill_seed_reruns_only_distill_its_eval_and_report(repo):
 def test_coldstart_seed_reruns_everything_downstream_of_A(repo):
     set_param(repo, "coldstart", "seed", 1)
     assert ran(run(["dvc", "repro"], repo)) == ALL - {"base", "prepare", "eval@base"} - STUDENT_RL
+
+
+def test_generation_on_two_processes_from_params_reruns_only_what_it_launches(repo):
+    """params.yaml's `launch` reaches dvc.yaml's commands: reject-sample and eval rerun on 2 processes, write
+    the same bytes, and nothing after them reruns."""
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "before the launcher"], repo)
+    before = outs_in_lock(repo)
+    out = run(["dvc", "exp", "run", "-S", "launch.generate=torchrun --standalone --nproc_per_node 2 -m r1pipe"],
+              repo)
+    assert ran(out) == {"reject_sample", *{s for s in ALL if s.startswith("eval@")}}
+    assert outs_in_lock(repo) == before
+    assert json.loads((repo / "data/sft.run.json").read_text())["processes"] == 2
+    assert "torchrun --standalone" in (repo / "dvc.lock").read_text()

@@ -1,4 +1,4 @@
-"""Which process this is, when a stage runs under ``torchrun``, ``accelerate launch`` or ``mpirun``.
+"""Which process this is, when a stage runs under ``torchrun`` or ``accelerate launch``.
 
 Every stage runs the same code on one process or many. The launcher's environment
 (``WORLD_SIZE``, ``RANK``, ...) says how many there are; accelerate's ``PartialState``
