@@ -65,8 +65,8 @@ def test_every_stage_depends_on_the_files_it_reads():
             assert path in body["deps"] or path.replace("models/", "${item}") in body["deps"], (name, path)
     report = dict(bodies(STAGES))["report"]["deps"]
     for model in ["base", "A", "B", "C", "D", "student", "student_rl"]:  # what `r1pipe report` opens
-        assert {f"models/{model}/r1pipe.json", f"metrics/eval/{model}.json",
-                f"metrics/eval/{model}.samples.json"} <= set(report)
+        assert {f"models/{model}/r1pipe.json", f"metrics/eval/{model}.json", f"metrics/eval/{model}.samples.json",
+                f"metrics/eval/{model}.problems.json"} <= set(report)
 
 
 def test_config_is_a_leaf_and_no_import_circle_remains():

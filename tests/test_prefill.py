@@ -53,7 +53,7 @@ class Prefilling:
 def test_eval_scores_prefilled_completions(chain):
     rows = [{"prompt": [{"role": "user", "content": "2+2?"}], "answer": "4", "task": "math", "id": "x/0"}] * 3
     cfg = EvalSection(k=1, temperature=0.0)
-    metrics, _ = evaluate(Prefilling(), rows, cfg, 1, Sampling(0.0), "test")
+    metrics, _, _ = evaluate(Prefilling(), rows, cfg, 1, Sampling(0.0), "test")
     assert metrics["format_rate"] == 1.0 and metrics["pass@1"] == 1.0
     Prefilling.think_prefilled = False  # the same text from a template that does not open the block
     try:

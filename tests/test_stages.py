@@ -143,12 +143,29 @@ def test_report_checks_the_papers_findings_against_standard_errors():
     def m(p, se):
         return {"arithmetic": {"pass@1": p, "pass@1_se": se}}
 
-    metrics = {"base": m(0.10, 0.03), "A": m(0.40, 0.04), "B": m(0.45, 0.04), "C": m(0.40, 0.03),
-               "D": m(0.30, 0.03), "student": m(0.20, 0.03), "student_rl": m(0.30, 0.03)}
+    metrics = {"base": m(0.10, 0.03), "A": m(0.40, 0.04), "B": m(0.45, 0.04), "C": m(0.35, 0.03),
+               "D": m(0.20, 0.03), "student": m(0.20, 0.03), "student_rl": m(0.30, 0.03)}
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:6]]
             for line in claims(metrics, "arithmetic").splitlines()[2:]}
-    assert rows["A > base"] == ["+30.0", "5.0", "holds"]          # 0.30 > 2 x sqrt(0.03² + 0.04²) = 0.10
-    assert rows["B > A"] == ["+5.0", "5.7", "within noise"]       # |0.05| < 2 x 0.0566
-    assert rows["C >= B"] == ["-5.0", "5.0", "holds"]             # not worse by more than 2 SE
-    assert rows["D >= B"] == ["-15.0", "5.0", "fails"]
-    assert rows["student > student_rl"] == ["-10.0", "4.2", "reversed"]
+    assert rows["A > base"] == ["+30.0", "5.0 (unpaired)", "holds"]      # 0.30 > 2 x sqrt(0.03² + 0.04²) = 0.10
+    assert rows["B > A"] == ["+5.0", "5.7 (unpaired)", "within noise"]   # |0.05| < 2 x 0.0566
+    assert rows["C >= A"] == ["-5.0", "5.0 (unpaired)", "holds"]         # not worse by more than 2 SE
+    assert rows["D >= C"] == ["-15.0", "4.2 (unpaired)", "fails"]
+    assert rows["student > student_rl"] == ["-10.0", "4.2 (unpaired)", "reversed"]
+
+
+def test_paired_standard_error_is_the_se_of_per_problem_differences():
+    """Two models right on the same hard problems: the paired SE sees that their difference is steady."""
+    from r1pipe.stages.report import claims
+
+    # 10 problems; A right on 0-4, B right on 0-6: B - A = +0.2; differences are 0 or 1.
+    a = {str(i): float(i < 5) for i in range(10)}
+    b = {str(i): float(i < 7) for i in range(10)}
+    metrics = {"A": {"x": {"pass@1": 0.5, "pass@1_se": 0.1667}}, "B": {"x": {"pass@1": 0.7, "pass@1_se": 0.1528}}}
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:6]]
+            for line in claims(metrics, "x", {"A": {"x": a}, "B": {"x": b}}).splitlines()[2:]}
+    # differences: two 1s, eight 0s: mean 0.2, sample sd sqrt(0.2*0.8*10/9) = 0.4216, SE 0.1333
+    assert rows["B > A"] == ["+20.0", "13.3 (paired)", "within noise"]
+    unpaired = {line.split("|")[1].strip(): line.split("|")[4].strip()
+                for line in claims(metrics, "x").splitlines()[2:]}
+    assert unpaired["B > A"] == "22.6 (unpaired)"  # sqrt(0.1667² + 0.1528²): wider than paired

@@ -6,8 +6,9 @@ Benchmarks come from ``eval.benchmarks``: ready-made ones by name (arithmetic,
 gsm8k, math500, aime2024, aime2025, amc23, humaneval, mbpp, countdown) or your
 own files and hub datasets. Sampling follows the paper (temperature 0.6, top-p
 0.95 by default). The metrics JSON, one block per benchmark, is what
-`dvc metrics show/diff` compares; a few sample completions go next to it
-(``A.samples.json``) for the report.
+`dvc metrics show/diff` compares; a few sample completions (``A.samples.json``) and
+each problem's pass@1 by id (``A.problems.json``, for paired comparisons) go next to it
+for the report.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from r1pipe.seed import seed_everything
 
 
 def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampling, label: str
-             ) -> tuple[dict, list[dict]] | None:
-    """Metrics of one benchmark's rows, and a few example completions. Every process generates its share;
-    the main one grades (the others get None)."""
+             ) -> tuple[dict, list[dict], dict[str, float]] | None:
+    """Metrics of one benchmark's rows, a few example completions, and each problem's pass@1 by id (for the
+    report's paired comparisons). Every process generates its share; the main one grades (the others get
+    None)."""
     prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
     groups = engine.generate(prompts, k, sampling, cfg.seed, label=label)
     if not distributed.is_main():
@@ -53,7 +55,8 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
     examples = [{"prompt": rows[i]["prompt"][-1]["content"], "answer": rows[i]["answer"],
                  "completion": groups[i][0].text, "correct": scores[i]["accuracy"][0]}
                 for i in range(min(cfg.n_examples, len(rows)))]
-    return metrics, examples
+    problems = {str(rows[i]["id"]): sum(scores[i]["accuracy"]) / len(scores[i]["accuracy"]) for i in keep}
+    return metrics, examples, problems
 
 
 def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None = None, engine=None) -> dict:
@@ -61,7 +64,7 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
     with stage_output(f"eval {name}", out, code=__name__, manifest=False) as run:
         seed_everything(cfg.seed)
         engine = open_engine(cfg, model, engine)
-        results, examples = {}, {}
+        results, examples, problems = {}, {}, {}
         for bench in cfg.benchmarks:
             b = benchmarks.resolve(bench, cfg.data_dir)
             if b.limit is None and cfg.max_prompts:
@@ -71,13 +74,14 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
                                 b.top_p or cfg.top_p, b.max_new_tokens or cfg.max_new_tokens)
             graded = evaluate(engine, rows, cfg, b.k or cfg.k, sampling, f"eval {name}: {b.name}")
             if graded:
-                results[b.name], examples[b.name] = graded
+                results[b.name], examples[b.name], problems[b.name] = graded
         if not distributed.is_main():
             return results
-        samples = Path(out).with_suffix(".samples.json")
+        samples, per_problem = Path(out).with_suffix(".samples.json"), Path(out).with_suffix(".problems.json")
         write_json_atomic(samples, examples)
+        write_json_atomic(per_problem, problems)
         write_json_atomic(out, results)
-        run.wrote["samples"] = samples
+        run.wrote.update(samples=samples, problems=per_problem)
         run.numbers.update({f"{b} {key}": m[key] for b, m in results.items() for key in ("pass@1", "cons@k",
                                                                                        "format_rate")})
     return results
