@@ -29,7 +29,7 @@ TRL_NAMES = {
     "warmup_ratio": "warmup_steps",  # a ratio: see RatioWarmup
 }
 # Section fields that r1pipe itself acts on.
-R1PIPE_ONLY = {"train_layers", "max_samples", "rewards", "template", "max_prompts", "general_prompts",
+R1PIPE_ONLY = {"train_layers", "lora", "max_samples", "rewards", "template", "max_prompts", "general_prompts",
                "general_ratio", "sample_every", "save_steps", "student"}
 
 
@@ -96,6 +96,35 @@ def trainable(model, train_layers: int | None):
         layer.requires_grad_(True)
     model.get_decoder().norm.requires_grad_(True)
     return model
+
+
+def lora_config(lora, model):
+    """peft's LoraConfig for a section's ``lora`` block (None without one), on ``model``'s decoder layers."""
+    if lora is None:
+        return None
+    from peft import LoraConfig
+
+    n = len(model.get_decoder().layers)
+    if lora.layers is not None and lora.layers > n:
+        raise R1pipeError(f"lora.layers: {lora.layers} is more than the model's {n} layers")
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, task_type="CAUSAL_LM",
+                      target_modules=lora.target_modules,
+                      layers_to_transform=list(range(n - lora.layers, n)) if lora.layers else None)
+
+
+def save_trained(trainer, out_dir: Path) -> None:
+    """The trained model as an ordinary ``save_pretrained`` directory. A LoRA run's adapter is merged in, so
+    the output loads without peft, and the adapter itself goes to ``adapter/`` for those who want it."""
+    from peft import PeftModel
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not isinstance(model, PeftModel):
+        trainer.save_model(str(out_dir))  # gathers ZeRO-3 / FSDP shards; the main process writes
+        return
+    if distributed.is_main():
+        model.save_pretrained(str(Path(out_dir) / "adapter"))
+        model.merge_and_unload().save_pretrained(str(out_dir))
+        trainer.processing_class.save_pretrained(str(out_dir))
 
 
 def quiet(trainer):

@@ -32,9 +32,11 @@ from r1pipe.training.common import (
     RatioWarmup,
     RichProgressCallback,
     checkpoint_args,
+    lora_config,
     quiet,
     resume_point,
     save_log_history,
+    save_trained,
     trainable,
     trl_args,
 )
@@ -173,18 +175,20 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     if cfg.template == "chat" and think_prefilled(tok):  # TRL hands dataset columns to the rewards
         prompts = prompts.add_column("think_prefilled", [True] * len(prompts))
     trainer_class = GRPOTrainer if torch.cuda.is_available() else CPUGRPOTrainer
+    model = trainable(load_model(model_dir), cfg.train_layers)
     trainer = trainer_class(
-        model=trainable(load_model(model_dir), cfg.train_layers),
+        model=model,
         reward_funcs=[recorder] + rewards[1:],
         args=grpo_args(cfg, work_dir),
         train_dataset=prompts,
         processing_class=tok,
         callbacks=callbacks,
+        peft_config=lora_config(cfg.lora, model),  # with beta > 0, the reference is the model without it
     )
     recorder.trainer = trainer
     quiet(trainer)
     trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(out_dir))
+    save_trained(trainer, out_dir)
     if distributed.is_main() and recorder.path.is_file():
         shutil.copy(recorder.path, out_dir / "samples.jsonl")
     history = save_log_history(trainer, out_dir)

@@ -21,9 +21,11 @@ from r1pipe.training.common import (
     RatioWarmup,
     RichProgressCallback,
     checkpoint_args,
+    lora_config,
     quiet,
     resume_point,
     save_log_history,
+    save_trained,
     trainable,
     trl_args,
     work_dir,
@@ -56,7 +58,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     """
     seed_everything(cfg.seed)
     resume, resume_step = resume_point(work_dir, cfg, model_dir, data_key)
-    model = trainable(load_model(model_dir), cfg.train_layers)
+    model = trainable(load_model(model_dir), cfg.train_layers)  # every weight, or the top layers, or (lora) none
     tok = load_tokenizer(model_dir)
     rows = rows.select_columns(["prompt", "completion"])
     if cfg.max_samples:
@@ -65,10 +67,10 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
                     **checkpoint_args(cfg.save_steps))
     trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
     trainer = trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
-                         callbacks=[RichProgressCallback(label)])
+                            callbacks=[RichProgressCallback(label)], peft_config=lora_config(cfg.lora, model))
     quiet(trainer)
     trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(out_dir))
+    save_trained(trainer, out_dir)
     history = save_log_history(trainer, out_dir)
     losses = [h["loss"] for h in history if "loss" in h]
     return {
