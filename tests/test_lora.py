@@ -82,3 +82,14 @@ def test_lora_and_train_layers_are_one_or_the_other(root):
     model = AutoModelForCausalLM.from_pretrained(root / "models/base")
     with pytest.raises(R1pipeError, match="lora.layers: 9 is more than the model's 2 layers"):
         lora_config(ColdstartSection(lora={**LORA, "layers": 9}).lora, model)
+
+
+def test_the_gpu_presets_lora_variant_is_a_valid_section():
+    from conftest import REPO
+    from r1pipe.config.grpo import GRPOSection
+
+    text = (REPO / "stages/presets/gpu.yaml").read_text()
+    assert "  # lora: {" in text
+    params = yaml.safe_load(text.replace("  # lora: {", "  lora: {"))
+    section = GRPOSection.model_validate(params["rl_reasoning"])
+    assert section.lora.r == 64 and section.lora.target_modules == "all-linear"
