@@ -49,7 +49,9 @@ def kill_after(cmd: list[str], cwd, checkpoint) -> int:
     assert checkpoint.exists() and proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    return max(int(p.name.split("-")[1]) for p in checkpoint.parent.glob("checkpoint-*"))
+    # The newest checkpoint it finished writing: a kill during a save leaves that one half-written.
+    return max(int(p.name.split("-")[1]) for p in checkpoint.parent.glob("checkpoint-*")
+               if (p / "trainer_state.json").is_file())
 
 
 def same_bytes(a, b) -> bool:
@@ -64,7 +66,7 @@ def test_killed_grpo_resumes_to_the_same_bytes_as_an_uninterrupted_run(chain):
     assert not (chain / "models/R").exists()  # nothing that looks complete
 
     cli(*cmd[3:], cwd=chain)
-    assert json.loads((chain / "models/R.run.json").read_text())["resumed_from_step"] == killed_at >= 10
+    assert json.loads((chain / "models/R.run.json").read_text())["resumed_from_step"] == killed_at >= 5
     assert read_manifest(chain / "models/R")["metrics"]["steps"] == 20
     assert not (chain / "models/.R.work").exists() and not list((chain / "models").glob(".R.tmp-*"))
 
@@ -94,7 +96,7 @@ def test_killed_sft_stages_resume_to_the_same_bytes(chain, stage):
     killed_at = kill_after([sys.executable, "-m", "r1pipe", *args, "--out", f"models/{out}"], chain,
                            chain / f"models/.{out}.work/checkpoint-8")
     cli(*args, "--out", f"models/{out}", cwd=chain)
-    assert json.loads((chain / f"models/{out}.run.json").read_text())["resumed_from_step"] == killed_at >= 8
+    assert json.loads((chain / f"models/{out}.run.json").read_text())["resumed_from_step"] == killed_at >= 4
     cli(*args, "--out", f"models/{stage}_whole", cwd=chain)
     for name in ["model.safetensors", "train_log.json", "r1pipe.json"]:
         assert same_bytes(chain / f"models/{out}" / name, chain / f"models/{stage}_whole" / name), name
@@ -174,3 +176,17 @@ def test_reasoning_rl_raises_accuracy_after_cold_start(tmp_path):
     metrics = read_manifest(tmp_path / "models/B")["metrics"]
     assert metrics["steps"] == 120
     assert metrics["accuracy_last_20pct"] > metrics["accuracy_first_20pct"] + 0.01, metrics
+
+
+def test_a_checkpoint_cut_short_by_a_kill_is_passed_over(tmp_path):
+    from r1pipe.training.common import last_complete_checkpoint
+
+    for step, complete in [(5, True), (10, False)]:
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "model.safetensors").write_bytes(b"...")
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text('{"global_step": 5}')
+    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-5"
+    assert not (tmp_path / "checkpoint-10").exists()
+    (tmp_path / "checkpoint-5" / "trainer_state.json").write_text('{"global_st')  # killed mid-write
+    assert last_complete_checkpoint(tmp_path) is None

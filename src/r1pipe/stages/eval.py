@@ -55,7 +55,7 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
     examples = [{"prompt": rows[i]["prompt"][-1]["content"], "answer": rows[i]["answer"],
                  "completion": groups[i][0].text, "correct": scores[i]["accuracy"][0]}
                 for i in range(min(cfg.n_examples, len(rows)))]
-    problems = {str(rows[i]["id"]): sum(scores[i]["accuracy"]) / len(scores[i]["accuracy"]) for i in keep}
+    problems = {str(rows[i].get("id", i)): sum(scores[i]["accuracy"]) / len(scores[i]["accuracy"]) for i in keep}
     return metrics, examples, problems
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 from transformers import PrinterCallback, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from r1pipe import R1pipeError, distributed
 from r1pipe.artifacts import content_hash
@@ -181,6 +180,24 @@ def fingerprint(cfg, model_dir: Path, data_key: str) -> str:
     return h.hexdigest()
 
 
+def last_complete_checkpoint(work_dir: Path) -> Path | None:
+    """The newest checkpoint the trainer finished writing; newer ones a kill cut short are removed.
+
+    transformers writes ``trainer_state.json`` last, and deletes the previous checkpoint only after it, so a
+    run killed while saving leaves a complete older checkpoint beside the half-written one.
+    """
+    def step(path: Path) -> int:
+        return int(path.name.split("-")[-1])
+
+    for checkpoint in sorted(work_dir.glob("checkpoint-*[0-9]"), key=step, reverse=True):
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+            return checkpoint
+        except (OSError, ValueError):
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    return None
+
+
 def resume_point(work_dir: Path, cfg, model_dir: Path, data_key: str) -> tuple[str | None, int]:
     """(the last checkpoint, its step) of an interrupted run of exactly this training (same ``fingerprint``),
     or (None, 0); anything else in the work directory is another run's leftovers, removed.
@@ -192,8 +209,8 @@ def resume_point(work_dir: Path, cfg, model_dir: Path, data_key: str) -> tuple[s
         key = fingerprint(cfg, model_dir, data_key)
         stamp = work_dir / "r1pipe-resume.json"
         if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == key:
-            last = get_last_checkpoint(str(work_dir))
-            found = (last, int(Path(last).name.split("-")[-1]) if last else 0)
+            last = last_complete_checkpoint(work_dir)
+            found = (str(last), int(last.name.split("-")[-1])) if last else (None, 0)
         else:
             for child in work_dir.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
