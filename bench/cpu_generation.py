@@ -21,8 +21,9 @@ from pathlib import Path
 
 import torch
 
+from r1pipe.config import SYSTEM_PROMPT
 from r1pipe.data import arithmetic
-from r1pipe.data.templates import SYSTEM_PROMPT, make_prompt
+from r1pipe.data.templates import make_prompt
 
 
 def hf_variant(model_dir: Path, texts: list[str], tokens: int, cache: str, compiled: bool) -> tuple[list, float]:

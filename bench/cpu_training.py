@@ -21,9 +21,10 @@ import torch
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
+from r1pipe.config import SYSTEM_PROMPT
 from r1pipe.config.models import TinyModel
 from r1pipe.data.arithmetic import generate
-from r1pipe.data.templates import SYSTEM_PROMPT, make_prompt, render_completion
+from r1pipe.data.templates import make_prompt, render_completion
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.models.tiny import build
 from r1pipe.training.common import device_args, trainable

@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from r1pipe.config import SYSTEM_PROMPT
 from r1pipe.config.models import ModelRef
 from r1pipe.data import arithmetic
-from r1pipe.data.templates import SYSTEM_PROMPT, make_prompt
+from r1pipe.data.templates import make_prompt
 from r1pipe.engines import Sampling, make_engine
 from r1pipe.models import materialize
 
