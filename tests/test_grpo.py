@@ -41,12 +41,18 @@ def _params(root, section, **changes):
 
 
 def kill_after(cmd: list[str], cwd, checkpoint) -> int:
-    """Start ``cmd``, SIGKILL it as soon as ``checkpoint`` exists; return the last checkpoint step it left."""
+    """Start ``cmd``, SIGKILL it as soon as ``checkpoint`` or a later one exists (the trainer deletes the older
+    ones as it goes, so a fast run may be past it at the next look); return the last checkpoint step it left."""
+    step = int(checkpoint.name.split("-")[1])
+
+    def reached() -> bool:
+        return any(int(p.name.split("-")[1]) >= step for p in checkpoint.parent.glob("checkpoint-*"))
+
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert checkpoint.exists() and proc.poll() is None, "the run ended before it could be killed"
+    while not reached() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert reached() and proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     # The newest checkpoint it finished writing: a kill during a save leaves that one half-written.
@@ -86,7 +92,7 @@ def test_killed_grpo_resumes_to_the_same_bytes_as_an_uninterrupted_run(chain):
 @pytest.mark.parametrize("stage", ["coldstart", "sft", "distill"])
 def test_killed_sft_stages_resume_to_the_same_bytes(chain, stage):
     params = yaml.safe_load((chain / "params.yaml").read_text())
-    params[stage].update(max_steps=24, save_steps=4, logging_steps=2)
+    params[stage].update(max_steps=48, save_steps=4, logging_steps=2)  # long enough to be caught mid-run
     (chain / f"{stage}-resume.yaml").write_text(yaml.safe_dump(params))
     inputs = {"coldstart": ["--model", "models/base", "--data", "data/prompts"],
               "sft": ["--model", "models/base", "--data", "data/sft"],
