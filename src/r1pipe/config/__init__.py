@@ -107,6 +107,12 @@ class WeightedRewards(BaseModel):
         min_length=1,
         description="Reward name -> weight, or -> {weight: w, <option>: value, ...}.",
     )
+    sandbox: Literal["namespaces", "unsafe"] = Field(
+        "namespaces",
+        description="How graded code runs. namespaces: in the sandbox, and a stage that grades code stops at its "
+        "start where the sandbox cannot start. unsafe: there, run graded programs as this user with only rlimits "
+        "(recorded in the manifest, the summary and the report).",
+    )
 
     @field_validator("rewards")
     @classmethod

@@ -19,8 +19,13 @@ network, mount and PID namespaces, inside a root filesystem built for it:
 Everywhere, ``prlimit`` caps CPU time, address space, file size, open files and
 processes; the process group is killed at the deadline and again at the end.
 Output goes to a file capped by the file-size limit, so printing gigabytes
-cannot exhaust the grader's memory. Without namespaces (not Linux, or forbidden
-by the host), only the limits and a throwaway working directory apply.
+cannot exhaust the grader's memory.
+
+The sandbox fails closed. Where namespaces cannot be made (not Linux, no
+``unshare``, Docker's default seccomp profile, a host that forbids unprivileged
+user namespaces), :func:`run_python` refuses to run anything, unless a stage
+was told ``sandbox: unsafe`` in params (:func:`require`): then only the limits
+and a throwaway working directory apply, and the stage records that it ran so.
 """
 
 from __future__ import annotations
@@ -35,7 +40,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from r1pipe import R1pipeError
 
 OUTPUT_LIMIT = 16 << 20
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom")
@@ -93,17 +101,55 @@ def _namespace_command(python_args: list[str], root: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def namespaces_work() -> bool:
+def namespace_failure() -> str | None:
+    """Why the namespace sandbox cannot start on this host (what failed, in a few words), or None."""
     needed = ["unshare", "sh", "chroot"] + (["setpriv"] if os.geteuid() == 0 else [])
-    if not all(shutil.which(t) for t in needed):
-        return False
+    missing = [t for t in needed if not shutil.which(t)]
+    if missing:
+        return f"{', '.join(missing)} not found on the PATH"
     try:
         with tempfile.TemporaryDirectory(prefix="r1pipe-sandbox-") as root:
             proc = subprocess.run(_namespace_command(["-c", "print('ok')"], root), capture_output=True, text=True,
                                   timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.stdout.strip() == "ok"
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"unshare did not run ({e})"
+    if proc.stdout.strip() != "ok":
+        said = [line for line in proc.stderr.splitlines() if line.strip()]
+        return said[-1].strip() if said else f"unshare exited with {proc.returncode}"
+    return None
+
+
+def namespaces_work() -> bool:
+    return namespace_failure() is None
+
+
+UNSAFE = "unsafe"
+_unsafe_allowed = False  # set by require() when a stage's params say `sandbox: unsafe`
+
+
+def require(tasks: Iterable[str], setting: str, section: str) -> str | None:
+    """Call at a stage's start, before any model loads, with the ``task`` of every row it may grade.
+
+    Returns None where no code is graded or the sandbox works, else what the manifest, the summary and the
+    report must say (``setting`` is ``unsafe``). Raises a one-line R1pipeError where code would be graded
+    without the sandbox and params did not say so.
+    """
+    global _unsafe_allowed
+    if "code" not in set(tasks):
+        return None
+    failure = namespace_failure()
+    if failure is None:
+        return None
+    if setting != UNSAFE:
+        raise R1pipeError(_refusal(failure, section))
+    _unsafe_allowed = True
+    return f"unsafe: code graded without the sandbox ({failure})"
+
+
+def _refusal(failure: str, section: str) -> str:
+    return (f"{section}: grading code needs the namespace sandbox, which cannot start here: {failure}. Run where "
+            f"user namespaces are allowed (README: 'Where the code sandbox runs') or set "
+            f"`{section}.sandbox: unsafe` to run graded programs as this user")
 
 
 def _limits(cpu_seconds: int, memory_mb: int) -> list[str]:
@@ -176,7 +222,13 @@ def _feed_and_wait(proc: subprocess.Popen, data: bytes, timeout: float) -> bool:
 
 
 def run_python(program: str, timeout: float = 5.0, memory_mb: int = 1024) -> Result:
-    """Run ``program`` (fed on stdin: no file of it exists where it runs) and return what it printed."""
+    """Run ``program`` (fed on stdin: no file of it exists where it runs) and return what it printed.
+
+    Without namespaces it runs only where a stage was told ``sandbox: unsafe`` (:func:`require`).
+    """
+    safe = namespaces_work()
+    if not safe and not _unsafe_allowed:
+        raise R1pipeError(_refusal(namespace_failure(), "this stage"))
     # The program comes on stdin; it starts in its scratch directory (chroot leaves it at /, read-only).
     # -S: no site-packages, the standard library only (and 30 ms less per program: the base interpreter's
     # .pth files import third-party packages at start-up).
@@ -187,7 +239,7 @@ def run_python(program: str, timeout: float = 5.0, memory_mb: int = 1024) -> Res
     with tempfile.TemporaryDirectory(prefix="r1pipe-sandbox-") as workdir:
         root = os.path.join(workdir, "root")
         os.mkdir(root)
-        if namespaces_work():
+        if safe:
             cmd = _namespace_command(python_args, root)
             cwd = "/"
         else:

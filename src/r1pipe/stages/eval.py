@@ -24,6 +24,7 @@ from r1pipe.engines import Sampling, flag_prefilled, open_engine
 from r1pipe.metrics import eval_metrics
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.extract import extract_answer
+from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.seed import seed_everything
 
 
@@ -63,13 +64,16 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
     name = name or Path(out).stem
     with stage_output(f"eval {name}", out, code=__name__, manifest=False) as run:
         seed_everything(cfg.seed)
-        engine = open_engine(cfg, model, engine)
-        results, examples, problems = {}, {}, {}
+        suites = []  # (benchmark, its rows), all read before the model loads
         for bench in cfg.benchmarks:
             b = benchmarks.resolve(bench, cfg.data_dir)
             if b.limit is None and cfg.max_prompts:
                 b.limit = cfg.max_prompts
-            rows = benchmarks.load(b, data, cfg.system_prompt)
+            suites.append((b, benchmarks.load(b, data, cfg.system_prompt)))
+        unsafe = require_sandbox([r.get("task", "math") for _, rows in suites for r in rows], cfg.sandbox, "eval")
+        engine = open_engine(cfg, model, engine)
+        results, examples, problems = {}, {}, {}
+        for b, rows in suites:
             sampling = Sampling(cfg.temperature if b.temperature is None else b.temperature,
                                 b.top_p or cfg.top_p, b.max_new_tokens or cfg.max_new_tokens)
             graded = evaluate(engine, rows, cfg, b.k or cfg.k, sampling, f"eval {name}: {b.name}")
@@ -77,11 +81,13 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
                 results[b.name], examples[b.name], problems[b.name] = graded
         if not distributed.is_main():
             return results
+        if unsafe:  # beside the benchmarks' blocks, so that the report and `dvc metrics show` say so
+            results["sandbox"] = run.numbers["sandbox"] = unsafe
         samples, per_problem = Path(out).with_suffix(".samples.json"), Path(out).with_suffix(".problems.json")
         write_json_atomic(samples, examples)
         write_json_atomic(per_problem, problems)
         write_json_atomic(out, results)
         run.wrote.update(samples=samples, problems=per_problem)
-        run.numbers.update({f"{b} {key}": m[key] for b, m in results.items() for key in ("pass@1", "cons@k",
-                                                                                       "format_rate")})
+        run.numbers.update({f"{b} {key}": m[key] for b, m in results.items() if isinstance(m, dict)
+                            for key in ("pass@1", "cons@k", "format_rate")})
     return results

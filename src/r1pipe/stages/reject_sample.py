@@ -29,6 +29,7 @@ from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template
 from r1pipe.engines import Sampling, flag_prefilled, make_engine, open_engine
 from r1pipe.rewards import combined_groups, score_groups
+from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.seed import seed_everything
 
 
@@ -54,6 +55,9 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
                       parent=str(model) if model else None) as run:
         seed_everything(cfg.seed)
         rows = load_prompts(data, "train", cfg.max_prompts)
+        unsafe = require_sandbox([r.get("task", "math") for r in rows], cfg.sandbox, "reject_sample")
+        if unsafe:
+            run.extra["sandbox"] = run.numbers["sandbox"] = unsafe
         engine = open_engine(cfg, model, engine)
         sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
         prompts = [apply_template(r["prompt"], cfg.template) for r in rows]

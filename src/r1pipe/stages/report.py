@@ -115,6 +115,23 @@ def lineage(models_dir: Path | None, order: list[str]) -> str:
     return _table(["model", "stage", "from", "inputs"], rows) if rows else ""
 
 
+def unsafe_runs(metrics: dict[str, dict], models_dir: Path | None, order: list[str]) -> list[str]:
+    """Every run behind the report that graded code without the sandbox (``sandbox: unsafe``): evals, the
+    models' own stages, and the stages that made their data, from the metrics and the manifests."""
+    found = [f"eval of {name}: {m['sandbox']}" for name, m in metrics.items() if isinstance(m.get("sandbox"), str)]
+    for name in order:
+        manifest = read_manifest(Path(models_dir) / name) if models_dir else None
+        if not manifest:
+            continue
+        if manifest.get("sandbox"):
+            found.append(f"{manifest['stage']} ({name}): {manifest['sandbox']}")
+        for item in manifest["inputs"].values():
+            made = read_manifest(item["path"]) if Path(item["path"]).is_dir() else None
+            if made and made.get("sandbox"):
+                found.append(f"{made['stage']} (`{item['path']}`, read by {name}): {made['sandbox']}")
+    return list(dict.fromkeys(found))
+
+
 def plot_accuracy(metrics: dict[str, dict], order: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -187,6 +204,11 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                   "Two models graded on the same problems are compared with the paired standard error (of the "
                   "per-problem differences); without per-problem scores, with the two SEs combined (unpaired).",
                   "", checked, ""]
+    unsafe = unsafe_runs(metrics, models_dir, cfg.models)
+    if unsafe:
+        parts += ["## Code graded without the sandbox", "",
+                  "These runs were told `sandbox: unsafe`: the programs they graded ran as the training user, "
+                  "with the host's files and network.", "", *(f"- {line}" for line in unsafe), ""]
     stages = lineage(models_dir, cfg.models)
     if stages:
         parts += ["## Lineage", "", "From each model's `r1pipe.json` manifest (each input's sha256 is there). "

@@ -29,7 +29,7 @@ TRL_NAMES = {
 }
 # Section fields that r1pipe itself acts on.
 R1PIPE_ONLY = {"train_layers", "lora", "max_samples", "rewards", "template", "max_prompts", "general_prompts",
-               "general_ratio", "sample_every", "save_steps", "student"}
+               "general_ratio", "sample_every", "save_steps", "student", "sandbox"}
 
 
 class RatioWarmup:
