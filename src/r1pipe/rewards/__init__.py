@@ -10,7 +10,10 @@ them: ``rewards: {accuracy: 1.0, language: {weight: 0.1, target: zh}}``.
 
 from __future__ import annotations
 
+from math import isfinite  # (the name `math` is this package's own submodule)
 from collections.abc import Callable
+
+from r1pipe import R1pipeError
 
 from r1pipe.rewards import accuracy as _accuracy
 from r1pipe.rewards.extract import completion_text, turns
@@ -140,7 +143,12 @@ def get_reward(name: str, **options) -> RewardFn:
 
     # TRL logs each reward under the function's __name__: use the registry name.
     def reward(prompts, completions, **columns):
-        return fn(prompts, completions, **columns)
+        scores = fn(prompts, completions, **columns)
+        bad = next((s for s in scores if s is not None and not isfinite(s)), None)
+        if bad is not None:  # in GRPO it would turn every advantage of its group, then the weights, into NaN
+            raise R1pipeError(f"reward {name!r} returned {bad} for a completion: a reward must be a finite number "
+                              "or None (not applicable)")
+        return scores
 
     reward.__name__ = name
     return reward

@@ -32,7 +32,10 @@ def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path, live
                       parent=str(model)) as run, work_dir(out) as work:
         numbers = train_grpo(model, prompts, cfg, run.dir, work, label=section, live_dir=live)
         run.log["resumed_from_step"] = numbers.pop("resumed_from_step")  # differs between runs: not lineage
+        warning = run.log["warning"] = numbers.pop("warning")
         run.extra.update(metrics=numbers, prompts=len(prompts))
+        if warning:
+            run.numbers["warning"] = warning
         if unsafe:
             run.extra["sandbox"] = run.numbers["sandbox"] = unsafe
         run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"])

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from r1pipe import R1pipeError
-from r1pipe.artifacts import read_manifest, stage_output
+from r1pipe.artifacts import read_manifest, run_log_path, stage_output
 from r1pipe.config.report import ReportSection
 from r1pipe.metrics import mean_se
 
@@ -132,6 +132,17 @@ def unsafe_runs(metrics: dict[str, dict], models_dir: Path | None, order: list[s
     return list(dict.fromkeys(found))
 
 
+def warnings(models_dir: Path | None, order: list[str]) -> list[str]:
+    """The training stages' warnings (a dead run), from their run logs."""
+    found = []
+    for name in order:
+        path = run_log_path(Path(models_dir) / name) if models_dir else None
+        log = json.loads(path.read_text()) if path and path.is_file() else {}
+        if log.get("warning"):
+            found.append(f"{name} ({log['stage']}): {log['warning']}")
+    return found
+
+
 def plot_accuracy(metrics: dict[str, dict], order: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -204,6 +215,10 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                   "Two models graded on the same problems are compared with the paired standard error (of the "
                   "per-problem differences); without per-problem scores, with the two SEs combined (unpaired).",
                   "", checked, ""]
+    trouble = warnings(models_dir, cfg.models)
+    if trouble:
+        parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing; a claim that rests on "
+                  "one of them tests nothing.", "", *(f"- {line}" for line in trouble), ""]
     unsafe = unsafe_runs(metrics, models_dir, cfg.models)
     if unsafe:
         parts += ["## Code graded without the sandbox", "",

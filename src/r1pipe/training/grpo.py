@@ -32,11 +32,14 @@ from r1pipe.training.common import (
     RatioWarmup,
     RichProgressCallback,
     checkpoint_args,
+    dead_run,
+    guards,
     lora_config,
     quiet,
     resume_point,
     save_log_history,
     save_trained,
+    train,
     trainable,
     trl_args,
 )
@@ -168,7 +171,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     resume, resume_step = resume_point(work_dir, cfg, model_dir, prompts._fingerprint)
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
     recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every, resume_step)
-    callbacks = [RichProgressCallback(label)]
+    callbacks = [RichProgressCallback(label), *guards(label, cfg.learning_rate)]
     if live_dir and distributed.is_main():  # one row per step, from the process that writes
         callbacks.append(LiveCallback(live_dir, resume_step))
     tok = load_tokenizer(model_dir)
@@ -187,7 +190,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     )
     recorder.trainer = trainer
     quiet(trainer)
-    trainer.train(resume_from_checkpoint=resume)
+    train(trainer, resume)
     save_trained(trainer, out_dir)
     if distributed.is_main() and recorder.path.is_file():
         shutil.copy(recorder.path, out_dir / "samples.jsonl")
@@ -199,4 +202,5 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
         "resumed_from_step": resume_step,
         "accuracy_first_20pct": sum(acc[:k]) / k if acc else None,
         "accuracy_last_20pct": sum(acc[-k:]) / k if acc else None,
+        "warning": dead_run(history, loss_moves=False),
     }

@@ -21,11 +21,14 @@ from r1pipe.training.common import (
     RatioWarmup,
     RichProgressCallback,
     checkpoint_args,
+    dead_run,
+    guards,
     lora_config,
     quiet,
     resume_point,
     save_log_history,
     save_trained,
+    train,
     trainable,
     trl_args,
     work_dir,
@@ -67,9 +70,10 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
                     **checkpoint_args(cfg.save_steps))
     trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
     trainer = trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
-                            callbacks=[RichProgressCallback(label)], peft_config=lora_config(cfg.lora, model))
+                            callbacks=[RichProgressCallback(label), *guards(label, cfg.learning_rate)],
+                            peft_config=lora_config(cfg.lora, model))
     quiet(trainer)
-    trainer.train(resume_from_checkpoint=resume)
+    train(trainer, resume)
     save_trained(trainer, out_dir)
     history = save_log_history(trainer, out_dir)
     losses = [h["loss"] for h in history if "loss" in h]
@@ -79,6 +83,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
         "resumed_from_step": resume_step,
+        "warning": dead_run(history),
     }
 
 
@@ -95,5 +100,7 @@ def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, dat
                       parent=parent or str(model_dir)) as run, work_dir(out) as work:
         numbers = train_sft(model_dir, rows, cfg, run.dir, work, label=stage, data_key=content_hash(data))
         run.log["resumed_from_step"] = numbers.pop("resumed_from_step")  # differs between runs: not lineage
+        warning = run.log["warning"] = numbers.pop("warning")
         run.extra["metrics"] = numbers
-        run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"])
+        run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"], **({"warning": warning} if warning
+                                                                                       else {}))
