@@ -185,7 +185,9 @@ def _code_sets():
 @needs_shared_data
 def test_every_reference_solution_passes_and_empty_or_wrong_ones_fail():
     humaneval, mbpp = _code_sets()
-    acc = get_reward("accuracy", code_mode="binary")
+    # MBPP 123's reference takes ~5 s of CPU alone (amicable numbers to 9999): past the default deadline when
+    # the graders share 2 cores. This test is about the harness, not the deadline.
+    acc = get_reward("accuracy", code_mode="binary", timeout=30)
     he_cols = {"task": ["code"] * len(humaneval), "tests": [p["test"] for p in humaneval],
                "entry_point": [p["entry_point"] for p in humaneval]}
     assert acc(None, [fenced(p["prompt"] + p["canonical_solution"]) for p in humaneval], **he_cols) == [1.0] * len(

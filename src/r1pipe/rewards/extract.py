@@ -58,12 +58,17 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+def tagged_answer(text: str) -> str | None:
+    """The content of the last ``<answer>`` block, or None without one."""
+    found = _ANSWER.findall(text)
+    return found[-1].strip() if found else None
+
+
 def extract_answer(text: str) -> str | None:
     """The final answer: the last <answer> block, else the last \\boxed{}, else GSM8K's ``#### n``,
     else a final ``Answer: x`` / ``A: x`` line, else a number after "the answer is"."""
-    found = _ANSWER.findall(text)
-    if found:
-        inner = found[-1].strip()
+    inner = tagged_answer(text)
+    if inner is not None:
         return last_boxed(inner) or inner
     boxed = last_boxed(text)
     if boxed is not None:
@@ -84,8 +89,9 @@ _GROUPED = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
 
 
 def as_number(text: str) -> Fraction | None:
-    """Exact value of a plain number: ``1,000`` = ``1000.0``, ``0.5`` = ``1/2`` = ``\\frac{1}{2}``."""
-    s = text.strip().strip("$").strip()
+    """Exact value of a plain number: ``1,000`` = ``1000.0``, ``0.5`` = ``1/2`` = ``\\frac{1}{2}``; a currency
+    amount by its value (``\\$7.50`` = ``7.5``)."""
+    s = text.strip().replace("\\$", "").strip("$").strip()
     s = re.sub(r"^\\text\{(.*)\}$", r"\1", s)
     s = s.replace("{,}", ",").replace("\\,", ",").replace("\\!", ",").replace("\\ ", ",").replace("~", ",")
     s = s.replace(" ", "").rstrip(".").removesuffix("\\%").removesuffix("%")
@@ -97,7 +103,7 @@ def as_number(text: str) -> Fraction | None:
     if m:
         num, den = int(m.group(1)), int(m.group(2))
         return Fraction(num, den) if den else None
-    if len(s) > 64:
+    if len(s) > 64 or "_" in s:  # Fraction() reads 1_000 as 1000, but 110001_2 is a number in base 2
         return None
     try:
         return Fraction(s)
