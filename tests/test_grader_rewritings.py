@@ -22,7 +22,8 @@ from rewritings import gold_answers, rewritings
 # turns math-verify's "right" into "wrong", for a wrong answer that math-verify misreads.
 DOCUMENTED = {
     "exact numbers": "plain numbers compare by exact value, whatever their writing: 1{,}000, 1\\,000, \\$72, "
-                     "\\$72.00, 50\\% (a percent sign is a unit here), where math-verify reads nothing or another value",
+                     "\\$72.00, 50\\% (a percent sign is a unit here), where math-verify reads nothing or another "
+                     "value",
     "answer as math": "an answer without delimiters is LaTeX, read inside $...$: bare, math-verify reads [0,3) as 3, "
                       "AB=9, CD=4 as 4, 14{,}916 as 14, and -80\\leq g(x)\\leq 82 as nothing",
     "final answer": "the last \\boxed{} inside the answer, read alone",

@@ -10,11 +10,10 @@ them: ``rewards: {accuracy: 1.0, language: {weight: 0.1, target: zh}}``.
 
 from __future__ import annotations
 
-from math import isfinite  # (the name `math` is this package's own submodule)
 from collections.abc import Callable
+from math import isfinite  # (the name `math` is this package's own submodule)
 
 from r1pipe import R1pipeError
-
 from r1pipe.rewards import accuracy as _accuracy
 from r1pipe.rewards.extract import completion_text, turns
 from r1pipe.rewards.format import format_strict, format_tags
