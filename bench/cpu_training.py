@@ -23,11 +23,12 @@ from trl import SFTConfig, SFTTrainer
 
 from r1pipe.config import SYSTEM_PROMPT
 from r1pipe.config.models import TinyModel
+from r1pipe.config.trl import common_defaults
 from r1pipe.data.arithmetic import generate
 from r1pipe.data.templates import make_prompt, render_completion
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.models.tiny import build
-from r1pipe.training.common import device_args, trainable
+from r1pipe.training.common import trainable
 from r1pipe.training.sft import CPUSFTTrainer
 
 
@@ -36,7 +37,7 @@ def step_seconds(trainer_class, model_dir, rows, train_layers, batch_size, steps
     trainable(model, train_layers)
     with tempfile.TemporaryDirectory() as out:
         args = SFTConfig(output_dir=out, per_device_train_batch_size=batch_size, completion_only_loss=True,
-                         max_steps=steps, learning_rate=1e-5, **device_args(0, 1000))
+                         max_steps=steps, learning_rate=1e-5, **common_defaults(), seed=0, logging_steps=1000)
         trainer = trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok)
         trainer.current_gradient_accumulation_steps = 1  # set by train(); training_step divides by it
         times = []

@@ -55,7 +55,7 @@ def main() -> None:
     params["reject_sample"]["filters"] = []  # keep every sample: the base model gets few right; time is generation
     params["coldstart"]["max_samples"] = args.samples
     half = yaml.safe_load(yaml.safe_dump(params))
-    half["coldstart"]["batch_size"] = params["coldstart"]["batch_size"] // 2
+    half["coldstart"]["per_device_train_batch_size"] = params["coldstart"]["per_device_train_batch_size"] // 2
     port = "29517"
     one_proc = [str(BIN / "r1pipe")]
     sft_two = [str(BIN / "accelerate"), "launch", "--config_file", str(REPO / "accelerate/cpu.yaml"),

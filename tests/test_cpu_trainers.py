@@ -5,8 +5,8 @@ from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
 
 from r1pipe.config.models import TinyModel
+from r1pipe.config.trl import common_defaults
 from r1pipe.models.tiny import build
-from r1pipe.training.common import device_args
 from r1pipe.training.grpo import CPUGRPOTrainer
 from r1pipe.training.sft import CPUSFTTrainer
 
@@ -18,7 +18,7 @@ ROWS = [{"prompt": [{"role": "user", "content": f"Ava has {i} apples, then gets 
 def test_sft_loss_on_cpu_equals_trl_loss(tmp_path):
     model, tok = build(TinyModel(), seed=0)
     args = SFTConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, completion_only_loss=True,
-                     **device_args(0, 1))
+                     **common_defaults(), seed=0, logging_steps=1)
     trainer = CPUSFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(ROWS), processing_class=tok)
     batch = next(iter(trainer.get_train_dataloader()))
     assert (batch["labels"] == -100).any() and (batch["labels"] != -100).any()  # prompt masked, completion scored
@@ -31,7 +31,7 @@ def test_grpo_log_probs_on_cpu_equal_trl_log_probs(tmp_path):
     model, tok = build(TinyModel(), seed=0)
     prompts = Dataset.from_list([{"prompt": r["prompt"]} for r in ROWS])
     args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=4,
-                      temperature=0.7, max_completion_length=8, **device_args(0, 1))
+                      temperature=0.7, max_completion_length=8, **common_defaults(), seed=0, logging_steps=1)
     trainer = CPUGRPOTrainer(model=model, reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
                              args=args, train_dataset=prompts, processing_class=tok)
     ids = torch.randint(0, tok.vocab_size, (3, 12))

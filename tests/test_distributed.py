@@ -81,7 +81,7 @@ def root(tmp_path_factory) -> Path:
 
 def test_sft_on_two_processes_gives_the_weights_of_one_process_with_twice_the_batch(root):
     """The shipped CPU config really starts 2 processes (the run log records the world size)."""
-    half = write_params(root, "half.yaml", coldstart={"batch_size": 8})
+    half = write_params(root, "half.yaml", coldstart={"per_device_train_batch_size": 8})
     out = launch(accelerate("cpu.yaml", "--main_process_port", free_port()), "coldstart", "--params", half,
                  "--out", "models/A2", cwd=root)
     log = json.loads((root / "models/A2.run.json").read_text())
@@ -98,7 +98,7 @@ def test_sft_on_two_processes_gives_the_weights_of_one_process_with_twice_the_ba
 
 def test_two_machines_on_localhost_train_one_model(root):
     """accelerate/two_machines.yaml's shape: two launches, --num_machines 2, one process each."""
-    half = write_params(root, "half_m.yaml", coldstart={"batch_size": 8})
+    half = write_params(root, "half_m.yaml", coldstart={"per_device_train_batch_size": 8})
     port = free_port()
     machines = [subprocess.Popen(
         [*accelerate("two_machines.yaml", "--num_processes", "2", "--machine_rank", str(rank), "--main_process_ip",

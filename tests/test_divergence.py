@@ -64,7 +64,7 @@ class Overflow(TrainerCallback):
 def test_a_weight_that_overflows_stops_sft_and_a_lower_rate_resumes_from_the_last_good_checkpoint(chain,
                                                                                                   monkeypatch):
     name = params(chain, "overflow.yaml", "coldstart", max_steps=6, save_steps=1, logging_steps=1,
-                  lr_scheduler="constant", warmup_ratio=0.0)
+                  lr_scheduler_type="constant", warmup_ratio=0.0)
     guards = sft.guards
     monkeypatch.setattr(sft, "guards", lambda *a: [Overflow(3), *guards(*a)])
     code, output = r1pipe(chain, *COLDSTART, "--params", name, "--out", "models/overflow")
@@ -77,7 +77,7 @@ def test_a_weight_that_overflows_stops_sft_and_a_lower_rate_resumes_from_the_las
 
     monkeypatch.setattr(sft, "guards", guards)
     name = params(chain, "overflow.yaml", "coldstart", max_steps=6, save_steps=1, logging_steps=1,
-                  lr_scheduler="constant", warmup_ratio=0.0, learning_rate=1.0e-3)
+                  lr_scheduler_type="constant", warmup_ratio=0.0, learning_rate=1.0e-3)
     code, output = r1pipe(chain, *COLDSTART, "--params", name, "--out", "models/overflow")
     assert code == 0, output
     assert json.loads((chain / "models/overflow.run.json").read_text())["resumed_from_step"] == 2

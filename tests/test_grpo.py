@@ -149,6 +149,8 @@ def test_rl_all_mixes_general_prompts_scored_by_reward_models(chain, reward_mode
     cfg = GRPOSection(max_prompts=12, general_prompts=str(general), general_ratio=0.25)
     rows = rl_prompts(chain / "data/prompts", cfg)
     assert len(rows) == 16 and rows["task"].count("general") == 4
+    system = [r["prompt"][0] for r in rows if r["task"] != "general"][0]  # prepare's system prompt reaches them
+    assert system["role"] == "system" and all(r["prompt"][0] == system for r in rows if r["task"] == "general")
     rm = {"weight": 1.0, "model": str(reward_model)}
     params = _params(chain, "rl_mix", max_steps=2, save_steps=0, max_prompts=12, general_prompts=str(general),
                      general_ratio=0.25, rewards={"accuracy": 1.0, "format": 0.5, "helpfulness": rm,
@@ -172,8 +174,8 @@ def test_reasoning_rl_raises_accuracy_after_cold_start(tmp_path):
 
     params = yaml.safe_load(TINY.read_text())
     params["prepare"]["sources"][0].update(n_train=2000, n_test=8)
-    params["coldstart"].update(epochs=3, batch_size=32)
-    params["rl_reasoning"].update(max_steps=120, batch_size=64, num_generations=8, learning_rate=3e-4,
+    params["coldstart"].update(num_train_epochs=3, per_device_train_batch_size=32)
+    params["rl_reasoning"].update(max_steps=120, per_device_train_batch_size=64, num_generations=8, learning_rate=3e-4,
                                   max_completion_length=48, rewards={"accuracy": 1.0, "format": 0.2},
                                   save_steps=0, sample_every=0)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

@@ -21,7 +21,7 @@ LORA = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"], "layers": 1}
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("lora")
     params = yaml.safe_load(TINY.read_text())
-    params["coldstart"].update(lora=LORA, learning_rate=1e-2, epochs=1)
+    params["coldstart"].update(lora=LORA, learning_rate=1e-2, num_train_epochs=1)
     params["rl_reasoning"].update(lora={"r": 8, "alpha": 16}, max_steps=2, learning_rate=1e-2)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     cli("base", "--out", "models/base", cwd=root)

@@ -82,10 +82,19 @@ def _main_process_only(run) -> None:
 
 
 @app.command()
-def check(params: Params = Path("params.yaml")):
+def check(params: Params = Path("params.yaml"),
+          explain: Annotated[str | None, typer.Option(
+              "--explain", help="Print what SECTION.KEY means (TRL's help for TRL's settings) and stop.")] = None):
     """Validate every section of a params file (each stage validates only its own)."""
     from r1pipe.progress import console
 
+    if explain:
+        section, _, key = explain.partition(".")
+        cls = config.section_class(section)
+        if cls is None or not key:
+            raise R1pipeError(f"--explain {explain}: expected SECTION.KEY with a known section")
+        console.print(cls.explain(key), markup=False, highlight=False)
+        return
     for name, body in config.load_params(params).items():
         cls = config.section_class(name)
         config.validate(params, name, cls, body, _checks(cls))

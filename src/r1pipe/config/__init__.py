@@ -53,6 +53,14 @@ class Section(BaseModel):
         """Local files and directories this section names that its stage reads (its data deps), by role."""
         return {}
 
+    @classmethod
+    def explain(cls, key: str) -> str:
+        """What ``key`` of this section means (``r1pipe check --explain``)."""
+        field = cls.model_fields.get(key)
+        if field is None:
+            return f"{key}: unknown key (known: {', '.join(cls.model_fields)})"
+        return f"{key}: {field.description or 'no description'} Default: {field.default!r}."
+
 
 class Lora(BaseModel):
     """A LoRA adapter (peft) instead of full training. The stage's output is still an ordinary model, the
@@ -196,6 +204,12 @@ def validate(path: Path, name: str, cls: type[Section], body: dict | None, check
         section = cls.model_validate(body or {})
     except ValidationError as e:
         raise R1pipeError(_format_error(Path(path), name, e)) from None
+    check_trl = getattr(section, "check_trl", None)  # a training section: its TRL settings (config/trl.py)
+    if check_trl:
+        try:
+            check_trl()
+        except ValueError as e:
+            raise R1pipeError(f"{path}: {name}{'.' + e.key if getattr(e, 'key', '') else ''}: {e}") from None
     for field, check in (checks or {}).items():
         try:
             value = check(getattr(section, field))

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
-from r1pipe.config import Section, TrainableLayers
+from r1pipe.config import TrainableLayers
 from r1pipe.config.models import ModelRef, TinyModel
+from r1pipe.config.trl import TRLSection
 
 
-class TrainSection(Section, TrainableLayers):
-    """Settings shared by every SFT-style stage (TRL SFTTrainer)."""
+class TrainSection(TRLSection, TrainableLayers):
+    """Settings shared by every SFT-style stage (TRL's SFTTrainer): any field of TRL's ``SFTConfig`` under
+    TRL's name (``learning_rate``, ``num_train_epochs``, ``per_device_train_batch_size``, ``max_length``,
+    ...; ``r1pipe check --explain coldstart.<key>``), and r1pipe's own fields below."""
 
-    learning_rate: float = Field(5e-4, gt=0)
-    epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, ge=-1, description="-1: run `epochs` epochs.")
-    batch_size: int = Field(8, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    max_length: int = Field(512, ge=16)
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = Field(0.0, ge=0, le=1)
-    weight_decay: float = Field(0.0, ge=0)
+    TRL_CONFIG: ClassVar[str] = "SFTConfig"
+    TRL_DEFAULTS: ClassVar[dict] = {
+        "learning_rate": (5e-4, "a few hundred rows into a small model with its top layers trained"),
+        "num_train_epochs": (1.0, "the paper's cold start is one pass; TRL's default is 3"),
+        "lr_scheduler_type": ("cosine", "decays to zero by the last step"),
+        "max_length": (512, "prompt and completion of r1pipe's tasks; TRL's 1024 pads more on a CPU"),
+        "logging_steps": (5, "a loss point every few steps of a short run"),
+        "completion_only_loss": (True, "the loss is on the completion; the prompt is given"),
+    }
+
     max_samples: int | None = Field(None, ge=1, description="Use at most this many training rows.")
-    logging_steps: int = Field(5, ge=1)
-    save_steps: int = Field(0, ge=0, description="Checkpoint every N steps; a killed run, rerun with the same "
-                            "inputs, resumes from the last one. 0: never (the default: SFT stages are short here).")
 
 
 class ColdstartSection(TrainSection):

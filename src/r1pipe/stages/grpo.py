@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from r1pipe.artifacts import stage_output
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.data.mixture import rl_prompts
 from r1pipe.models import require_model_dir
 from r1pipe.rewards.sandbox import require as require_sandbox
-from r1pipe.training.common import work_dir
+from r1pipe.training.common import record, training_output
 from r1pipe.training.grpo import train_grpo
 
 
@@ -28,16 +27,11 @@ def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path, live
     prompts = rl_prompts(data, cfg)
     unsafe = require_sandbox(prompts["task"], cfg.sandbox, section)
     inputs = {"model": model, "data": data, **cfg.local_files()}
-    with stage_output(section, out, code=__name__, params=cfg.model_dump(), inputs=inputs,
-                      parent=str(model)) as run, work_dir(out) as work:
-        numbers = train_grpo(model, prompts, cfg, run.dir, work, label=section, live_dir=live)
-        run.log["resumed_from_step"] = numbers.pop("resumed_from_step")  # differs between runs: not lineage
-        warning = run.log["warning"] = numbers.pop("warning")
-        run.extra.update(metrics=numbers, prompts=len(prompts))
-        if warning:
-            run.numbers["warning"] = warning
+    with training_output(section, out, code=__name__, params=cfg.model_dump(), inputs=inputs,
+                         parent=str(model)) as (run, work):
+        record(run, train_grpo(model, prompts, cfg, run.dir, work, label=section, live_dir=live))
+        run.extra["prompts"] = len(prompts)
         if unsafe:
             run.extra["sandbox"] = run.numbers["sandbox"] = unsafe
-        run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"])
         if live:
             run.wrote["curves"] = live

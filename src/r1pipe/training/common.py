@@ -1,8 +1,8 @@
-"""Trainer arguments every r1pipe stage shares, whatever the hardware."""
+"""What every training stage shares: the TRL config it gets, trainable layers, LoRA, checkpoints and resume,
+divergence checks, the progress bar."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -14,69 +14,14 @@ import torch
 from transformers import PrinterCallback, TrainerCallback
 
 from r1pipe import R1pipeError, distributed
-from r1pipe.artifacts import content_hash
+from r1pipe.artifacts import content_hash, stage_output
 from r1pipe.progress import console, progress
 
-# r1pipe's name of a setting -> TRL's. Every other section field is passed to TRL under its own name,
-# except R1PIPE_ONLY. A TRL upgrade that renames a setting is this one place to change: `trl_args` fails
-# on a field TRL does not know, and tests/test_training.py builds every section's TRL config.
-TRL_NAMES = {
-    "batch_size": "per_device_train_batch_size",
-    "grad_accum": "gradient_accumulation_steps",
-    "lr_scheduler": "lr_scheduler_type",
-    "epochs": "num_train_epochs",
-    "warmup_ratio": "warmup_steps",  # a ratio: see RatioWarmup
-}
-# Section fields that r1pipe itself acts on.
-R1PIPE_ONLY = {"train_layers", "lora", "max_samples", "rewards", "template", "max_prompts", "general_prompts",
-               "general_ratio", "sample_every", "save_steps", "student", "sandbox"}
 
-
-class RatioWarmup:
-    """transformers reads ``warmup_steps`` below 1 as a ratio and from 1 up as a count, so a
-    ``warmup_ratio`` of 1.0 would mean one step. r1pipe always passes a ratio."""
-
-    def get_warmup_steps(self, num_training_steps: int) -> int:
-        return math.ceil(num_training_steps * self.warmup_steps)
-
-
-def trl_args(config_class, cfg, **overrides):
-    """``config_class`` (SFTConfig, GRPOConfig) from a section: its TRL fields, the device defaults, overrides."""
-    known = {f.name for f in dataclasses.fields(config_class)}
-    args = {}
-    for key, value in cfg.model_dump().items():
-        if key in R1PIPE_ONLY:
-            continue
-        name = TRL_NAMES.get(key, key)
-        if name not in known:
-            raise R1pipeError(f"{key}: {config_class.__name__} has no setting {name!r} (see training/common.py)")
-        args[name] = value
-    return config_class(**{**args, **device_args(cfg.seed, cfg.logging_steps), **overrides})
-
-
-def device_args(seed: int, logging_steps: int) -> dict:
-    """TrainingArguments that differ between a CPU and a GPU, plus what every stage wants.
-
-    - CPU: ``use_cpu`` and no bf16 (TRL would otherwise refuse or fall back silently).
-    - GPU: bf16 only as autocast; the weights stay float32 (see DESIGN.md: bf16 weights
-      swallow small updates and nothing warns).
-    - Activation (gradient) checkpointing off: TRL turns it on by default, which costs time on small models.
-    - Under N processes, DDP does not search for unused parameters (an extra pass per step).
-    - No online loggers and no tqdm: r1pipe draws its own rich bar and writes its own log.
-    """
-    cuda = torch.cuda.is_available()
-    return dict(
-        use_cpu=not cuda,
-        bf16=cuda and torch.cuda.is_bf16_supported(),
-        activation_checkpointing=False,
-        ddp_find_unused_parameters=False,  # frozen layers are not DDP's; everything it holds gets a gradient
-        report_to="none",
-        disable_tqdm=True,
-        save_strategy="no",
-        seed=seed,
-        data_seed=seed,
-        logging_steps=logging_steps,
-    )
+def trl_args(cfg, config_class=None, **overrides):
+    """The TRL config object (``config_class``, a subclass of the section's TRL class) a trainer gets: the
+    section's TRL settings (r1pipe's defaults, then the params file's; see ``config/trl.py``), ``overrides``."""
+    return cfg.build_trl(config_class, **overrides)
 
 
 def trainable(model, train_layers: int | None):
@@ -229,6 +174,24 @@ def dead_run(history: list[dict], loss_moves: bool = True) -> str | None:
 
 
 @contextmanager
+def training_output(stage: str, out: Path, *, code: str, params: dict, inputs: dict, parent: str):
+    """The stage skeleton of a training stage: its atomic output (``run``) and the trainer's work directory."""
+    with stage_output(stage, out, code=code, params=params, inputs=inputs, parent=parent) as run, \
+            work_dir(out) as work:
+        yield run, work
+
+
+def record(run, numbers: dict) -> None:
+    """A training's numbers into the stage's records: what varies between runs (the step it resumed from, a
+    warning) into the run log, the rest into the manifest, and all of it into the summary."""
+    run.log["resumed_from_step"] = numbers.pop("resumed_from_step")
+    warning = run.log["warning"] = numbers.pop("warning")
+    run.extra["metrics"] = numbers
+    run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"], **({"warning": warning} if warning
+                                                                                   else {}))
+
+
+@contextmanager
 def work_dir(out: Path):
     """The trainer's scratch directory, a hidden sibling of the output, removed on success.
 
@@ -314,7 +277,7 @@ def resume_point(work_dir: Path, cfg, model_dir: Path, data_key: str) -> tuple[s
             found = (str(last), _step(last)) if last else (None, 0)
             if last and old.get("fingerprint") != key:
                 console.print(f"resuming from step {found[1]} of a run that diverged at step {old['diverged_at']}, "
-                              f"at learning_rate {cfg.learning_rate:g}")
+                              f"at learning_rate {cfg.trl_setting('learning_rate'):g}")
         else:
             for child in work_dir.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()

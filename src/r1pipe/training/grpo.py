@@ -29,7 +29,6 @@ from r1pipe.rewards import get_reward
 from r1pipe.rewards.extract import completion_text
 from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
-    RatioWarmup,
     RichProgressCallback,
     checkpoint_args,
     dead_run,
@@ -152,17 +151,9 @@ class CPUGRPOTrainer(GRPOTrainer):
         return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
 
 
-class GRPOArgs(RatioWarmup, GRPOConfig):
-    pass
-
-
 def grpo_args(cfg: GRPOSection, work_dir: Path) -> GRPOConfig:
-    return trl_args(
-        GRPOArgs, cfg,
-        output_dir=str(work_dir),
-        reward_weights=[weight for _, weight, _ in cfg.reward_specs()],
-        **checkpoint_args(cfg.save_steps),
-    )
+    return trl_args(cfg, output_dir=str(work_dir), reward_weights=[weight for _, weight, _ in cfg.reward_specs()],
+                    **checkpoint_args(cfg.save_steps))
 
 
 def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
@@ -171,7 +162,8 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     resume, resume_step = resume_point(work_dir, cfg, model_dir, prompts._fingerprint)
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
     recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every, resume_step)
-    callbacks = [RichProgressCallback(label), *guards(label, cfg.learning_rate)]
+    args = grpo_args(cfg, work_dir)
+    callbacks = [RichProgressCallback(label), *guards(label, args.learning_rate)]
     if live_dir and distributed.is_main():  # one row per step, from the process that writes
         callbacks.append(LiveCallback(live_dir, resume_step))
     tok = load_tokenizer(model_dir)
@@ -182,7 +174,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     trainer = trainer_class(
         model=model,
         reward_funcs=[recorder] + rewards[1:],
-        args=grpo_args(cfg, work_dir),
+        args=args,
         train_dataset=prompts,
         processing_class=tok,
         callbacks=callbacks,

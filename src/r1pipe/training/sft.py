@@ -11,27 +11,27 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 from transformers import Trainer
-from trl import SFTConfig, SFTTrainer
+from trl import SFTTrainer
 
-from r1pipe.artifacts import content_hash, stage_output
+from r1pipe.artifacts import content_hash
 from r1pipe.config.sft import TrainSection
 from r1pipe.models import load_model, load_tokenizer, require_model_dir
 from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
-    RatioWarmup,
     RichProgressCallback,
     checkpoint_args,
     dead_run,
     guards,
     lora_config,
     quiet,
+    record,
     resume_point,
     save_log_history,
     save_trained,
     train,
     trainable,
+    training_output,
     trl_args,
-    work_dir,
 )
 
 
@@ -48,10 +48,6 @@ class CPUSFTTrainer(SFTTrainer):
         return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
 
-class SFTArgs(RatioWarmup, SFTConfig):
-    pass
-
-
 def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path,
               label: str, data_key: str) -> dict:
     """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``); save to ``out_dir``.
@@ -66,11 +62,10 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     rows = rows.select_columns(["prompt", "completion"])
     if cfg.max_samples:
         rows = rows.select(range(min(cfg.max_samples, len(rows))))
-    args = trl_args(SFTArgs, cfg, output_dir=str(work_dir), completion_only_loss=True,
-                    **checkpoint_args(cfg.save_steps))
+    args = trl_args(cfg, output_dir=str(work_dir), **checkpoint_args(cfg.save_steps))
     trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
     trainer = trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
-                            callbacks=[RichProgressCallback(label), *guards(label, cfg.learning_rate)],
+                            callbacks=[RichProgressCallback(label), *guards(label, args.learning_rate)],
                             peft_config=lora_config(cfg.lora, model))
     quiet(trainer)
     train(trainer, resume)
@@ -91,16 +86,11 @@ def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, dat
               parent: str | None = None) -> None:
     """Train ``model_dir`` on ``rows`` inside the stage skeleton (atomic output, manifest, summary).
 
-    ``code`` is the calling stage's module, for the manifest's code hash.
+    ``code`` is the calling stage's module, whose code hash the run log records.
     """
     model_dir, out = Path(model_dir), Path(out)
     require_model_dir(model_dir)
     inputs = {"data": data} if parent else {"model": model_dir, "data": data}
-    with stage_output(stage, out, code=code, params=cfg.model_dump(), inputs=inputs,
-                      parent=parent or str(model_dir)) as run, work_dir(out) as work:
-        numbers = train_sft(model_dir, rows, cfg, run.dir, work, label=stage, data_key=content_hash(data))
-        run.log["resumed_from_step"] = numbers.pop("resumed_from_step")  # differs between runs: not lineage
-        warning = run.log["warning"] = numbers.pop("warning")
-        run.extra["metrics"] = numbers
-        run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"], **({"warning": warning} if warning
-                                                                                       else {}))
+    with training_output(stage, out, code=code, params=cfg.model_dump(), inputs=inputs,
+                         parent=parent or str(model_dir)) as (run, work):
+        record(run, train_sft(model_dir, rows, cfg, run.dir, work, label=stage, data_key=content_hash(data)))

@@ -1,0 +1,212 @@
+"""Sections whose training settings are TRL's own: any field of the installed `GRPOConfig` or `SFTConfig`.
+
+TRL's config dataclasses are the one definition of TRL's settings. A training section declares only
+r1pipe's own keys (rewards, ``train_layers``, ``lora``, templates, prompt selection, ...); every other key
+must be a field of the section's TRL class, under TRL's name, and is checked against it:
+
+- the name: an unknown key is an error naming the closest valid one;
+- the type: TRL's annotation, through pydantic;
+- the choices, where TRL's help text lists them ("Supported values are 'grpo', 'dr_grpo', ...");
+- TRL's own checks (``__post_init__``: a ``num_generations`` that does not divide the batch, ...), by
+  building the real config object, before any model loads.
+
+A field TRL adds in its next release is accepted with no change here. The few fields r1pipe must own are
+refused with the reason (:data:`OWNED`). Where r1pipe's default differs from TRL's, it is written once, in
+the section's ``TRL_DEFAULTS``, with its reason; :func:`common_defaults` has those of every stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import importlib
+import re
+import tempfile
+import typing
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+
+from r1pipe.config import Section
+
+# TRL fields r1pipe sets itself, and why a section may not.
+OWNED = {
+    "output_dir": "the output is the command's --out; checkpoints go to a work directory beside it",
+    "save_strategy": "set save_steps (0: no checkpoints)",
+    "save_total_limit": "r1pipe keeps the last checkpoint, for resuming a killed run",
+    "resume_from_checkpoint": "r1pipe resumes a killed run from its work directory by itself",
+    "reward_weights": "weights are the values of `rewards`",
+}
+
+
+class TRLSettingError(ValueError):
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def common_defaults() -> dict[str, Any]:
+    """r1pipe's defaults for TRL settings in every training stage, where they differ from TRL's."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "use_cpu": not cuda,  # TRL on a CPU needs it, or it refuses or silently falls back
+        # On a GPU, bf16 only as autocast: the weights stay float32 (bf16 weights swallow small updates).
+        "bf16": cuda and torch.cuda.is_bf16_supported(),
+        "activation_checkpointing": False,  # TRL turns it on; on small models it costs time and saves nothing
+        "ddp_find_unused_parameters": False,  # frozen layers are not DDP's: no search pass per step
+        "report_to": "none",  # r1pipe writes its curves to dvclive; no online service by default
+        "disable_tqdm": True,  # r1pipe draws one rich bar and writes its own log
+    }
+
+
+@functools.cache
+def trl_class(name: str):
+    return getattr(importlib.import_module("trl"), name)
+
+
+@functools.cache
+def trl_fields(name: str) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(trl_class(name)) if f.init}
+
+
+@functools.cache
+def _hints(name: str) -> dict[str, Any]:
+    return typing.get_type_hints(trl_class(name))
+
+
+@functools.cache
+def _adapter(name: str, key: str) -> TypeAdapter | None:
+    try:
+        return TypeAdapter(_hints(name)[key])
+    except Exception:  # noqa: BLE001 - a type pydantic cannot check (TRL's __post_init__ still does)
+        return None
+
+
+_CHOICE_PHRASE = re.compile(r"supported (?:values|options)|must be one of|possible values|options:|"
+                            r"`'\w+'` or `'\w+'`", re.IGNORECASE)
+_QUOTED = re.compile(r"[`']+([A-Za-z_][\w-]*)[`']+")
+_ITEM = re.compile(r"[`']+([A-Za-z_][\w-]*)[`']+\s*(?::|\(default\))")  # a value described in a list
+
+
+def choices(name: str, key: str) -> list[str] | None:
+    """The values TRL's help text lists for a plain ``str`` field (in the sentence that says "Supported values
+    are ..." and as described items, ``'batch'``: ...), or None where it lists none."""
+    field = trl_fields(name)[key]
+    help_text = " ".join(field.metadata.get("help", "").split())
+    phrase = _CHOICE_PHRASE.search(help_text)
+    if _hints(name)[key] is not str or not phrase:
+        return None
+    sentence = re.split(r"\.\s", help_text[phrase.start():], maxsplit=1)[0]
+    found = list(dict.fromkeys(_QUOTED.findall(sentence) + _ITEM.findall(help_text)))
+    return found if len(found) >= 2 else None
+
+
+# Names users bring from r1pipe's older params and from habit, and TRL's for them.
+FORMER_NAMES = {"batch_size": "per_device_train_batch_size", "grad_accum": "gradient_accumulation_steps",
+                "lr_scheduler": "lr_scheduler_type", "epochs": "num_train_epochs", "lr": "learning_rate"}
+
+
+def closest(key: str, names) -> str | None:
+    names = list(names)
+    if FORMER_NAMES.get(key) in names:
+        return FORMER_NAMES[key]
+    match = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    return match[0] if match else next((n for n in sorted(names, key=len) if key in n), None)
+
+
+class TRLSection(Section):
+    """A training section: r1pipe's own fields, declared on the subclass, beside any field of TRL's config
+    class ``TRL_CONFIG``, under TRL's name."""
+
+    model_config = ConfigDict(extra="allow")
+
+    TRL_CONFIG: ClassVar[str]
+    # r1pipe's defaults for TRL fields of this section, where they differ from TRL's: name -> (value, reason).
+    TRL_DEFAULTS: ClassVar[dict[str, tuple[Any, str]]] = {}
+
+    save_steps: int = Field(0, ge=0, description="Checkpoint every N optimizer steps into the work directory "
+                            "beside the output; a killed run, rerun with the same inputs, resumes from the last one. "
+                            "0: never.")
+    warmup_ratio: float | None = Field(None, ge=0, lt=1, description="Warm up over this share of the steps (TRL's "
+                                       "warmup_steps below 1 means the same; set one of the two).")
+
+    def trl_given(self) -> dict[str, Any]:
+        """The TRL settings the params file gives."""
+        return dict(self.model_extra or {})
+
+    def trl_settings(self) -> dict[str, Any]:
+        """Every TRL setting r1pipe passes: its defaults, then the params file's (which win)."""
+        given = self.trl_given()
+        ratio = {"warmup_steps": self.warmup_ratio} if self.warmup_ratio is not None else {}
+        return {**common_defaults(), **{k: v for k, (v, _) in self.TRL_DEFAULTS.items()}, "seed": self.seed,
+                "data_seed": self.seed, **ratio, **given}
+
+    def trl_setting(self, key: str):
+        settings = self.trl_settings()
+        return settings[key] if key in settings else trl_fields(self.TRL_CONFIG)[key].default
+
+    def check_trl(self) -> None:
+        """Each given TRL setting by name, type and choices, then TRL's own checks; TRLSettingError names the key."""
+        fields = trl_fields(self.TRL_CONFIG)
+        given = self.trl_given()
+        for key, value in given.items():
+            if key in OWNED:
+                raise TRLSettingError(key, f"set by r1pipe, not in params: {OWNED[key]}")
+            if key not in fields:
+                hint = closest(key, [*fields, *type(self).model_fields])
+                raise TRLSettingError(key, "unknown key" + (f" (did you mean {hint}?)" if hint else "") +
+                                      f": neither r1pipe's nor a field of TRL's {self.TRL_CONFIG}")
+            adapter = _adapter(self.TRL_CONFIG, key)
+            if adapter is not None:
+                try:
+                    adapter.validate_python(value)
+                except ValidationError as e:
+                    message = f"{e.errors()[0]['msg']} (TRL's type: {_type_name(self, key)})"
+                    raise TRLSettingError(key, message) from None
+            allowed = choices(self.TRL_CONFIG, key)
+            if allowed and value not in allowed:
+                raise TRLSettingError(key, f"{value!r} is not one of TRL's values: {', '.join(allowed)}")
+        if "warmup_steps" in given and self.warmup_ratio is not None:
+            raise TRLSettingError("warmup_ratio", "set warmup_ratio or TRL's warmup_steps, not both")
+        self.build_trl()
+
+    def build_trl(self, config_class=None, **overrides):
+        """The TRL config object of this section (``config_class``: a subclass of TRL's); TRL's own checks
+        raise TRLSettingError naming the first given key its message names."""
+        config_class = config_class or trl_class(self.TRL_CONFIG)
+        settings = {"output_dir": tempfile.gettempdir(), **self.trl_settings(), **overrides}
+        try:
+            return config_class(**settings)
+        except (ValueError, TypeError) as e:
+            message = " ".join(str(e).split())
+            key = next((k for k in self.trl_given() if re.search(rf"\b{re.escape(k)}\b", message)), None)
+            raise TRLSettingError(key or "", f"TRL's {self.TRL_CONFIG} refuses it: {message}") from None
+
+    @classmethod
+    def explain(cls, key: str) -> str:
+        """What ``key`` of a section means: TRL's help for a TRL field, r1pipe's description for its own."""
+        own = cls.model_fields.get(key)
+        if own is not None:
+            return f"{key} (r1pipe): {own.description or 'no description'} Default: {own.default!r}."
+        fields = trl_fields(cls.TRL_CONFIG)
+        if key not in fields:
+            hint = closest(key, [*fields, *cls.model_fields])
+            return f"{key}: unknown key" + (f" (did you mean {hint}?)" if hint else "")
+        field = fields[key]
+        default = field.default if field.default is not dataclasses.MISSING else "(computed)"
+        ours = cls.TRL_DEFAULTS.get(key)
+        lines = [f"{key} (TRL {cls.TRL_CONFIG}, {_hints(cls.TRL_CONFIG)[key]}): "
+                 f"{' '.join(field.metadata.get('help', 'no help text').split())}", f"TRL's default: {default!r}."]
+        if ours:
+            lines.append(f"r1pipe's default: {ours[0]!r} ({ours[1]}).")
+        if key in OWNED:
+            lines.append(f"Set by r1pipe, not in params: {OWNED[key]}.")
+        return "\n".join(lines)
+
+
+def _type_name(section, key: str) -> str:
+    hint = _hints(section.TRL_CONFIG)[key]
+    return getattr(hint, "__name__", str(hint).replace("typing.", ""))

@@ -1,0 +1,147 @@
+"""TRL's config dataclasses are the one source of TRL's settings: every field of the installed GRPOConfig and
+SFTConfig is a key of its sections under TRL's name, checked as TRL checks it, and reaches the config object
+the trainer gets; r1pipe's own keys sit beside them; `r1pipe check --explain` prints TRL's own help."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO, TINY
+from r1pipe import R1pipeError
+from r1pipe.cli import _checks
+from r1pipe.config import load_params, section_class, validate
+from r1pipe.config.grpo import GRPOSection
+from r1pipe.config.sft import ColdstartSection
+from r1pipe.config.trl import OWNED, trl_class, trl_fields
+from r1pipe.training.common import trl_args
+
+SECTIONS = {"GRPOConfig": ("rl_reasoning", GRPOSection), "SFTConfig": ("coldstart", ColdstartSection)}
+
+
+def other_value(field: dataclasses.Field):
+    """A value of the field's own type that is not TRL's default, where one is plain to make; else the default."""
+    default = field.default if field.default is not dataclasses.MISSING else (
+        field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int) and default > 0:
+        return default + 1
+    if isinstance(default, float) and default > 0:
+        return default / 2
+    return default
+
+
+def given(cls, body: dict, name: str):
+    return validate("params.yaml", name, cls, body, _checks(cls))
+
+
+@pytest.mark.parametrize("trl_name", ["GRPOConfig", "SFTConfig"])
+def test_every_trl_field_is_accepted_and_reaches_the_trainers_config(tmp_path, trl_name):
+    name, cls = SECTIONS[trl_name]
+    base = {"per_device_train_batch_size": 72, "num_generations": 4} if trl_name == "GRPOConfig" else {}
+    reached, kept_default = 0, []
+    for key, field in trl_fields(trl_name).items():
+        if key in OWNED:
+            with pytest.raises(R1pipeError, match=f"{name}.{key}: set by r1pipe"):
+                given(cls, {**base, key: other_value(field)}, name)
+            continue
+        first = other_value(field)
+        for value in [first] + ([field.default] if field.default is not first else []):
+            if value is dataclasses.MISSING:
+                continue
+            try:
+                section = given(cls, {**base, key: value}, name)
+            except R1pipeError:
+                continue  # this value needs a companion setting (bf16 a GPU, use_liger_kernel liger): TRL's default
+            ours = trl_args(section, output_dir=str(tmp_path))
+            # What TRL itself makes of the same settings: a value __post_init__ rewrites is compared rewritten.
+            theirs = trl_class(trl_name)(**{**section.trl_settings(), "output_dir": str(tmp_path)})
+            assert type(ours) is trl_class(trl_name)
+            assert getattr(ours, key) == getattr(theirs, key), key
+            if value != field.default:
+                reached += 1
+            else:
+                kept_default.append(key)
+            break
+        else:
+            pytest.fail(f"{key}: neither {other_value(field)!r} nor TRL's default is accepted")
+    # Most fields took a value that is not TRL's default, so reaching the config is not TRL's default showing.
+    assert reached > len(trl_fields(trl_name)) / 3, (reached, kept_default)
+
+
+@pytest.mark.parametrize("settings", [
+    {"loss_type": "cispo"}, {"loss_type": "dr_grpo", "scale_rewards": "none"},
+    {"loss_type": "dapo", "epsilon_high": 0.28, "mask_truncated_completions": True},
+    {"importance_sampling_level": "sequence", "loss_type": "grpo"}, {"top_entropy_quantile": 0.2},
+    {"vllm_importance_sampling_correction": False, "min_p": 0.1},
+])
+def test_the_settings_users_bring_from_papers_reach_grpo(tmp_path, settings):
+    section = given(GRPOSection, settings, "rl_reasoning")
+    args = trl_args(section, output_dir=str(tmp_path))
+    for key, value in settings.items():
+        assert getattr(args, key) == value
+
+
+@pytest.mark.parametrize("section, changes, message", [
+    ("rl_reasoning", {"loss_type": "cispoo"}, "rl_reasoning.loss_type: 'cispoo' is not one of TRL's values: grpo"),
+    ("rl_reasoning", {"num_generations": 3}, "rl_reasoning.num_generations: TRL's GRPOConfig refuses it: "
+                                             "generation_batch_size (4) must be divisible by num_generations (3)"),
+    ("rl_reasoning", {"importance_sampling_level": "seq"}, "is not one of TRL's values: token, sequence"),
+    ("rl_reasoning", {"output_dir": "x"}, "rl_reasoning.output_dir: set by r1pipe, not in params"),
+    ("coldstart", {"batch_size": 4}, "coldstart.batch_size: unknown key (did you mean per_device_train_batch_size?)"),
+    ("coldstart", {"learning_rate": "fast"}, "coldstart.learning_rate: Input should be a valid number"),
+    ("coldstart", {"warmup_ratio": 0.1, "warmup_steps": 3}, "set warmup_ratio or TRL's warmup_steps, not both"),
+])
+def test_a_bad_trl_setting_fails_check_in_one_line_naming_the_key(tmp_path, section, changes, message):
+    data = yaml.safe_load(TINY.read_text())
+    data[section].update(changes)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cls = section_class(section)
+    with pytest.raises(R1pipeError) as e:  # what a stage's start and `r1pipe check` both run, before any model
+        validate(path, section, cls, data[section], _checks(cls))
+    assert message in str(e.value) and "\n" not in str(e.value) and str(e.value).startswith(f"{path}: {section}")
+
+
+def test_check_stops_on_a_bad_trl_setting_with_exit_code_2(tmp_path):
+    data = yaml.safe_load(TINY.read_text())
+    data["rl_reasoning"]["loss_type"] = "cispoo"
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data))
+    proc = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--params", str(path)], capture_output=True,
+                          text=True, env={**os.environ, "COLUMNS": "400"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {path}: rl_reasoning.loss_type: 'cispoo' is not one of "
+                                                "TRL's values: grpo, dr_grpo, dapo, bnpo, cispo, sapo, luspo, vespo"]
+
+
+def test_every_preset_builds_real_trl_configs(tmp_path):
+    gpu = (REPO / "stages/presets/gpu.yaml").read_text()
+    lora = tmp_path / "gpu_lora.yaml"
+    lora.write_text(gpu.replace("  # lora: {", "  lora: {"))
+    built = 0
+    for path in [REPO / "params.yaml", TINY, REPO / "stages/presets/gpu.yaml", lora]:
+        for name, body in load_params(path).items():
+            cls = section_class(name)
+            if hasattr(cls, "TRL_CONFIG"):
+                section = validate(path, name, cls, body, _checks(cls))
+                args = trl_args(section, output_dir=str(tmp_path))
+                assert type(args) is trl_class(cls.TRL_CONFIG)
+                for key, value in section.trl_given().items():
+                    assert getattr(args, key) == value or key in ("lr_scheduler_type", "report_to"), (path, name, key)
+                built += 1
+    assert built == 4 * 6  # coldstart, rl_reasoning, sft, rl_all, distill, rl_student in each
+
+
+def test_explain_prints_trls_help_for_trl_fields_and_r1pipes_for_its_own():
+    text = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--explain", "rl_reasoning.loss_type"],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "400"}).stderr
+    help_text = " ".join(trl_fields("GRPOConfig")["loss_type"].metadata["help"].split())
+    assert help_text in " ".join(text.split())
+    assert "r1pipe's default: 'grpo'" in text and "TRL's default: 'dapo'" in text
+    assert "Train only the top N decoder layers" in GRPOSection.explain("train_layers")
+    assert "did you mean per_device_train_batch_size" in ColdstartSection.explain("batch_size")
