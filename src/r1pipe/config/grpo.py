@@ -43,6 +43,10 @@ class GRPOSection(TRLSection, WeightedRewards, TrainableLayers):
     max_prompts: int | None = Field(None, ge=1, description="Reasoning prompts to use (None: all).")
     general_prompts: str | None = Field(None, description="rl_all: a jsonl/parquet of general prompts (`question`).")
     general_ratio: float = Field(0.0, ge=0, lt=1, description="rl_all: share of general prompts in the mixture.")
+    # --- r1pipe's own, on top of TRL's trainer
+    dynamic_sampling: int = Field(0, ge=0, description="DAPO's dynamic sampling: drop the groups whose completions "
+                                  "all got the same reward and refill them, with up to N more rounds of generation "
+                                  "per step (training/dynamic_sampling.py). 0: off.")
     # --- what r1pipe records
     sample_every: int = Field(5, ge=0, description="Write sample completions every N steps; 0: never.")
 

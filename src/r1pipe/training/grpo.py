@@ -21,7 +21,7 @@ from datasets import Dataset
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
-from r1pipe import distributed
+from r1pipe import R1pipeError, distributed
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.engines.base import think_prefilled
 from r1pipe.models import load_model, load_tokenizer
@@ -42,6 +42,7 @@ from r1pipe.training.common import (
     trainable,
     trl_args,
 )
+from r1pipe.training.dynamic_sampling import DynamicSampling
 
 # TRL's log key -> the curve's name in dvclive.
 CURVES = {
@@ -55,6 +56,7 @@ CURVES = {
     "clip_ratio/region_mean": "clip_ratio",
     "loss": "loss",
     "entropy": "entropy",
+    "dynamic_sampling/rounds": "dynamic_sampling_rounds",
 }
 
 
@@ -122,7 +124,11 @@ class SampleRecorder:
         return scores
 
 
-class CPUGRPOTrainer(GRPOTrainer):
+class R1GRPOTrainer(DynamicSampling, GRPOTrainer):
+    """TRL's GRPOTrainer, with DAPO's dynamic sampling when a section asks for it."""
+
+
+class CPUGRPOTrainer(R1GRPOTrainer):
     """GRPOTrainer whose per-token log-probs come from the model's logits.
 
     TRL computes them with a chunked kernel written for Triton; on a CPU its torch
@@ -169,7 +175,10 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     tok = load_tokenizer(model_dir)
     if cfg.template == "chat" and think_prefilled(tok):  # TRL hands dataset columns to the rewards
         prompts = prompts.add_column("think_prefilled", [True] * len(prompts))
-    trainer_class = GRPOTrainer if torch.cuda.is_available() else CPUGRPOTrainer
+    if cfg.dynamic_sampling and distributed.world() > 1:
+        raise R1pipeError(f"{label}.dynamic_sampling: runs on one process for now (this launch has "
+                          f"{distributed.world()}); set it to 0, or launch one process")
+    trainer_class = R1GRPOTrainer if torch.cuda.is_available() else CPUGRPOTrainer
     model = trainable(load_model(model_dir), cfg.train_layers)
     trainer = trainer_class(
         model=model,
@@ -181,6 +190,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
         peft_config=lora_config(cfg.lora, model),  # with beta > 0, the reference is the model without it
     )
     recorder.trainer = trainer
+    trainer.dynamic_sampling_rounds = cfg.dynamic_sampling
     quiet(trainer)
     train(trainer, resume)
     save_trained(trainer, out_dir)
