@@ -89,7 +89,7 @@ def test_a_weight_that_overflows_stops_sft_and_a_lower_rate_resumes_from_the_las
 def test_a_learning_rate_that_overflows_stops_grpo_with_no_output(chain):
     name = params(chain, "rl_overflow.yaml", "rl_reasoning", learning_rate=1.0e20, max_steps=3, save_steps=1)
     code, output = r1pipe(chain, "grpo", "--params", name, "--section", "rl_reasoning", "--model", "models/A",
-                          "--data", "data/prompts", "--out", "models/rl_overflow")
+                          "--data", "data/prompts", "--out", "models/rl_overflow", "--live", "dvclive/rl_overflow")
     assert code == 2 and "rl_reasoning diverged at step" in output and "1e+20" in output, output
     assert not (chain / "models/rl_overflow").exists()
     for checkpoint in (chain / "models/.rl_overflow.work").glob("checkpoint-*"):
@@ -117,7 +117,7 @@ def test_a_reward_that_returns_nan_stops_grpo_naming_it(chain, monkeypatch):
     name = params(chain, "nan_reward.yaml", "rl_reasoning", max_steps=1, save_steps=0,
                   rewards={"accuracy": 1.0, "broken": 0.5})
     code, output = r1pipe(chain, "grpo", "--params", name, "--section", "rl_reasoning", "--model", "models/A",
-                          "--data", "data/prompts", "--out", "models/nan_reward")
+                          "--data", "data/prompts", "--out", "models/nan_reward", "--live", "dvclive/nan_reward")
     assert code == 2 and "reward 'broken' returned nan" in output, output
     assert not (chain / "models/nan_reward").exists()
 

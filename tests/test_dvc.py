@@ -127,8 +127,8 @@ def test_a_rerun_that_reproduces_the_same_bytes_stops_the_cascade(repo):
 def test_a_changed_grpo_default_makes_exactly_the_grpo_stages_stale(repo):
     grpo = repo / "src/r1pipe/config/grpo.py"
     text = grpo.read_text()
-    assert 'epsilon: float = Field(0.2,' in text
-    grpo.write_text(text.replace('epsilon: float = Field(0.2,', 'epsilon: float = Field(0.25,'))
+    assert '"max_completion_length": (64,' in text
+    grpo.write_text(text.replace('"max_completion_length": (64,', '"max_completion_length": (65,'))
     try:
         status = json.loads(subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True,
                                            check=True).stdout)
