@@ -23,16 +23,21 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def cli(*args: str, cwd: Path):
-    """Run an r1pipe command in-process, in ``cwd``; raise with its output if it fails."""
+def invoke(*args: str, cwd: Path):
+    """Run an r1pipe command in-process (so that a test's patches apply), in ``cwd``; CliRunner's result."""
     from r1pipe.cli import app
 
     old = Path.cwd()
     os.chdir(cwd)
     try:
-        result = CliRunner().invoke(app, list(args))
+        return CliRunner().invoke(app, list(args))
     finally:
         os.chdir(old)
+
+
+def cli(*args: str, cwd: Path):
+    """Run an r1pipe command in-process, in ``cwd``; raise with its output if it fails."""
+    result = invoke(*args, cwd=cwd)
     if result.exit_code != 0:
         message = f"r1pipe {' '.join(args)} failed ({result.exit_code}):\n{result.output}"
         raise AssertionError(message) from result.exception

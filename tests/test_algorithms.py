@@ -2,15 +2,13 @@
 trained on the tiny chain; and DAPO's dynamic sampling, r1pipe's own code on TRL's trainer."""
 
 import json
-import os
 
 import pytest
 import torch
 import yaml
-from typer.testing import CliRunner
 
+from conftest import invoke
 from r1pipe import rewards
-from r1pipe.cli import app
 from r1pipe.training.grpo import CPUGRPOTrainer
 from test_stages import changed
 
@@ -25,12 +23,7 @@ ALGORITHMS = {
 
 
 def run(cwd, *args):
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(app, list(args))
-    finally:
-        os.chdir(old)
+    result = invoke(*args, cwd=cwd)
     if result.exception:
         raise result.exception
     return result

@@ -10,10 +10,9 @@ import torch
 import yaml
 from safetensors.torch import load_file
 from transformers import TrainerCallback
-from typer.testing import CliRunner
 
+from conftest import invoke
 from r1pipe import R1pipeError, rewards
-from r1pipe.cli import app
 from r1pipe.stages.report import warnings
 from r1pipe.training import sft
 
@@ -23,14 +22,7 @@ COLDSTART = ["coldstart", "--model", "models/base", "--data", "data/prompts"]
 def r1pipe(cwd, *args):
     """An r1pipe command, in-process (so that a test's patches apply): (2 and the one-line message the command
     line prints for an R1pipeError, or 0 and the command's output)."""
-    import os
-
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(app, list(args))
-    finally:
-        os.chdir(old)
+    result = invoke(*args, cwd=cwd)
     if isinstance(result.exception, R1pipeError):
         return 2, str(result.exception)
     if result.exception:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import collections
 from multiprocessing import Pool
 
+import pytest
+
 from conftest import SHARED_DATA, needs_shared_data
 from rewritings import gold_answers, rewritings
 
@@ -54,6 +56,7 @@ def _grade(chunk: list[tuple[str, str]]) -> list[tuple[str, bool, float | None, 
     return out
 
 
+@pytest.mark.slow
 @needs_shared_data
 def test_r1pipe_differs_from_math_verify_only_by_documented_rules():
     golds = gold_answers(SHARED_DATA / "math")
