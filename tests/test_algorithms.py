@@ -90,6 +90,6 @@ def test_dynamic_sampling_lets_no_zero_variance_group_reach_the_loss(chain, monk
     name = write_params(chain, "static.yaml", rewards={"split": 1.0}, max_steps=3, per_device_train_batch_size=8,
                         num_generations=group)
     run(chain, "grpo", "--params", name, "--section", "rl_reasoning", "--model", "models/A", "--data",
-        "data/prompts", "--out", "models/static")
+        "data/prompts", "--out", "models/static", "--live", "dvclive/static")
     assert any(bool((a == 0).any()) for a in seen)
     assert torch.cat(seen).numel() == 24
