@@ -15,10 +15,13 @@ different tasks can share one dataset:
 
 from __future__ import annotations
 
+from typing import get_args
+
 from r1pipe import R1pipeError
+from r1pipe.config import TaskName
 from r1pipe.data.files import gold_from
 
-TASKS = ("math", "code", "countdown", "general")
+TASKS = get_args(TaskName)
 EMPTY = {"answer": "", "solution": "", "tests": "", "entry_point": "", "setup": "", "numbers": [], "target": 0}
 REQUIRED = {"math": ["question", "answer"], "code": ["question", "tests"], "countdown": ["numbers", "target"],
             "general": ["question"]}

@@ -35,8 +35,7 @@ def _fix_special_tokens(model, tok, eos: str | None = None):
     if eos is not None:
         tok.eos_token = eos
         tok.pad_token = eos
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
+    with_pad(tok)
     model.config.pad_token_id = tok.pad_token_id
     model.config.eos_token_id = tok.eos_token_id
     if model.generation_config is not None:
@@ -135,7 +134,11 @@ def load_model(path: str | Path, dtype=torch.float32):
 def load_tokenizer(path: str | Path):
     path = require_model_dir(path)
     with _readable(path, "tokenizer"):
-        tok = AutoTokenizer.from_pretrained(path)
+        return with_pad(AutoTokenizer.from_pretrained(path))
+
+
+def with_pad(tok):
+    """Batching needs a pad token: the eos, where the tokenizer has none."""
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok

@@ -11,12 +11,15 @@ Rows are graded in groups per task, so each grader batches its own work
 
 from __future__ import annotations
 
+from typing import get_args
+
+from r1pipe.config import TaskName
 from r1pipe.rewards.code import grade_code
 from r1pipe.rewards.countdown import grade_countdown
 from r1pipe.rewards.extract import completion_text
 from r1pipe.rewards.math import grade_math
 
-TASKS = ("math", "code", "countdown", "general")
+TASKS = get_args(TaskName)
 
 
 def _column(columns: dict, name: str, task: str, idx: list[int], required: bool = True):

@@ -21,16 +21,14 @@ from r1pipe.rewards.extract import completion_text
 
 @functools.lru_cache(maxsize=4)
 def load(path: str):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
-    from r1pipe.models import require_model_dir
+    from r1pipe.models import load_tokenizer, require_model_dir
 
     require_model_dir(path)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).to(device).eval()
-    tok = AutoTokenizer.from_pretrained(path)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
+    tok = load_tokenizer(path)
     model.config.pad_token_id = tok.pad_token_id
     return model, tok
 
