@@ -57,6 +57,9 @@ def test_every_trl_field_is_accepted_and_reaches_the_trainers_config(tmp_path, t
                 section = given(cls, {**base, key: value}, name)
             except R1pipeError:
                 continue  # this value needs a companion setting (bf16 a GPU, use_liger_kernel liger): TRL's default
+            # The given value is what r1pipe passes on, not a default (save_steps, seed: r1pipe's own fields).
+            passed = getattr(section, key) if key in cls.model_fields else section.trl_settings()[key]
+            assert passed == value, key
             ours = trl_args(section, output_dir=str(tmp_path))
             # What TRL itself makes of the same settings: a value __post_init__ rewrites is compared rewritten.
             theirs = trl_class(trl_name)(**{**section.trl_settings(), "output_dir": str(tmp_path)})

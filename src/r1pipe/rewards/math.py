@@ -111,8 +111,9 @@ def judge(gold: str, graded: str | None, answer: str | None) -> tuple[float | st
         return UNPARSEABLE, "unparseable gold"
     if graded is None:
         return 0.0, "no answer"
-    seen = {as_math(graded)}
-    if mv_verify(gold_parsed, parse(as_math(graded))):
+    text = as_math(graded)
+    seen = {text}
+    if mv_verify(gold_parsed, parse(text)):
         return 1.0, "answer as math"
     for rule, reading in READINGS:
         text = reading(answer) if answer else None
