@@ -29,6 +29,8 @@ from r1pipe.rewards import worker as worker_module
 
 # Fresh workers that died before answering once, in a row, before the pool gives up.
 START_FAILURES = 3
+# Seconds a fresh worker may take to import its grader and say it is ready.
+START_TIMEOUT = 120.0
 
 
 class Worker:
@@ -43,6 +45,10 @@ class Worker:
         self.answers = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
         self.proc.stdin.close()
         self.proc.stdout.close()
+        # An item's deadline starts when its worker is ready: starting Python and importing the
+        # grader can take seconds on a loaded machine, and must not count against the item.
+        self.ready = False
+        self.start_deadline = time.monotonic() + START_TIMEOUT
         self.answered = False
 
     def last_error(self) -> str:
@@ -71,9 +77,12 @@ class TimeoutPool:
         while len(self.workers) < min(self.size, len(items)):
             self.workers.append(Worker(self.target, self.memory_mb))
         pending = list(enumerate(items))[::-1]
-        busy: dict = {}  # answers connection -> (index, deadline, worker slot)
-        idle = list(range(len(self.workers)))
-        while pending or busy:
+        # answers connection -> (item index, or None while the worker starts; deadline; worker slot)
+        busy: dict = {}
+        idle: list[int] = []
+        for slot in range(len(self.workers)):
+            self._enlist(slot, busy, idle)
+        while pending or any(index is not None for index, _, _ in busy.values()):
             while pending and idle:
                 slot = idle.pop()
                 index, item = pending.pop()
@@ -81,39 +90,48 @@ class TimeoutPool:
                     self.workers[slot].requests.send(item)
                 except OSError:  # the worker is gone (broken pipe): the item scores the default
                     self._replace(slot)
-                    idle.append(slot)
+                    self._enlist(slot, busy, idle)
                     continue
                 busy[self.workers[slot].answers] = (index, time.monotonic() + self.timeout, slot)
-            if not busy:
-                continue
             next_deadline = min(d for _, d, _ in busy.values())
             for conn in wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic())):
                 index, _, slot = busy.pop(conn)
                 try:
                     status, value = conn.recv()
-                except (EOFError, OSError):  # died mid-item: killed, out of memory, reset
+                except (EOFError, OSError):  # died: killed, out of memory, reset, or failed to start
                     self._replace(slot)
-                    idle.append(slot)
+                    self._enlist(slot, busy, idle)
                     continue
-                self.workers[slot].answered = True
-                self.start_failures = 0
-                if status == "ok":
-                    results[index] = value
+                if index is None:  # the worker's "ready"
+                    self.workers[slot].ready = True
+                else:
+                    self.workers[slot].answered = True
+                    self.start_failures = 0
+                    if status == "ok":
+                        results[index] = value
                 idle.append(slot)
             now = time.monotonic()
-            for conn, (_, deadline, slot) in list(busy.items()):
+            for conn, (index, deadline, slot) in list(busy.items()):
                 if now >= deadline:
                     busy.pop(conn)
-                    self._replace(slot, timed_out=True)
-                    idle.append(slot)
+                    self._replace(slot, timed_out=index is not None)
+                    self._enlist(slot, busy, idle)
         return results
+
+    def _enlist(self, slot: int, busy: dict, idle: list[int]) -> None:
+        """A ready worker is idle; a starting one is waited on until its start deadline."""
+        worker = self.workers[slot]
+        if worker.ready:
+            idle.append(slot)
+        else:
+            busy[worker.answers] = (None, worker.start_deadline, slot)
 
     def _replace(self, slot: int, timed_out: bool = False) -> None:
         old = self.workers[slot]
         if not (old.answered or timed_out):
             self.start_failures += 1
             if self.start_failures >= START_FAILURES:
-                reason = old.last_error()
+                reason = old.last_error() if old.proc.poll() is not None else f"no answer in {START_TIMEOUT:.0f} s"
                 self.close()
                 raise R1pipeError(f"grading workers for {self.target} cannot start: {reason}")
         old.kill()

@@ -1,7 +1,8 @@
 """A grading worker process: ``python -m r1pipe.rewards.worker MODULE:FUNCTION MEMORY_MB``.
 
-It reads argument tuples from stdin and answers each with ``("ok", result)`` or
-``("error", text)`` on stdout, framed by :mod:`multiprocessing.connection`. It is
+Once its function is imported it says ``("ready", None)``. Then it reads argument
+tuples from stdin and answers each with ``("ok", result)`` or ``("error", text)``
+on stdout, framed by :mod:`multiprocessing.connection`. It is
 started as a module of its own, not by ``multiprocessing``: the caller's
 ``__main__`` (a script without a main guard, a notebook, code read from stdin) is
 never imported again.
@@ -26,6 +27,7 @@ def main(target: str, memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     module, name = target.split(":")
     fn = getattr(importlib.import_module(module), name)
+    answers.send(("ready", None))
     while True:
         try:
             item = requests.recv()
