@@ -64,11 +64,15 @@ CHAIN = [
      "--live", "dvclive/rl_all"),
     ("base", "--section", "base_student", "--out", "models/base_student"),
     ("distill", "--student", "models/base_student", "--data", "data/sft", "--out", "models/student"),
-    ("grpo", "--section", "rl_student", "--model", "models/base_student", "--data", "data/prompts",
-     "--out", "models/student_rl", "--live", "dvclive/rl_student"),
+    ("grpo", "--section", "rl_zero", "--model", "models/base", "--data", "data/prompts", "--out", "models/zero",
+     "--live", "dvclive/rl_zero"),
+    ("grpo", "--section", "rl_reasoning", "--seed", "1", "--model", "models/A", "--data", "data/prompts",
+     "--out", "models/seeds/B-1", "--live", "dvclive/seeds/B-1"),
     *[("eval", "--model", f"models/{m}", "--data", "data/prompts", "--out", f"metrics/eval/{m}.json")
-      for m in ["base", "A", "B", "C", "D", "student", "student_rl"]],
-    ("report", "--metrics-dir", "metrics/eval", "--models-dir", "models", "--out", "reports"),
+      for m in ["base", "A", "B", "C", "D", "zero", "student"]],
+    ("eval", "--model", "models/seeds/B-1", "--data", "data/prompts", "--out", "metrics/seeds/B-1.json"),
+    ("report", "--metrics-dir", "metrics/eval", "--seeds-dir", "metrics/seeds", "--models-dir", "models",
+     "--out", "reports", "--metrics", "metrics/report.json"),
 ]
 
 

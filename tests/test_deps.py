@@ -63,8 +63,11 @@ def test_every_stage_depends_on_the_files_it_reads():
         cfg = section_class(section).model_validate(PARAMS[section])
         for path in [*paths, *cfg.local_files().values()]:
             assert path in body["deps"] or path.replace("models/", "${item}") in body["deps"], (name, path)
-    report = dict(bodies(STAGES))["report"]["deps"]
-    for model in ["base", "A", "B", "C", "D", "student", "student_rl"]:  # what `r1pipe report` opens
+    report = dict(bodies(STAGES))["report"]
+    argv = codegraph.stage_argv(report["cmd"])
+    report = report["deps"]
+    assert argv[argv.index("--seeds-dir") + 1] in report  # each seed's eval metrics
+    for model in section_class("report")().models:  # what `r1pipe report` opens
         assert {f"models/{model}/r1pipe.json", f"metrics/eval/{model}.json", f"metrics/eval/{model}.samples.json",
                 f"metrics/eval/{model}.problems.json"} <= set(report)
 

@@ -31,16 +31,17 @@ def naming_problems(stages: dict, params: dict, readme: str) -> list[str]:
         if launcher != LAUNCHER.get(command, "r1pipe") or command not in commands:
             problems.append(f"{name}: runs {launcher} {command}, not r1pipe {command} through its launcher")
             continue
-        if section != name:
-            problems.append(f"{name}: reads section {section!r}, not {name!r}")
-        if stage.get("params") != [name]:
-            problems.append(f"{name}: declares params {stage.get('params')}, not [{name}]")
-        if name not in params:
+        repeated = name.removesuffix("_seed")  # a stage repeated per seed reads the section it repeats
+        if section != repeated:
+            problems.append(f"{name}: reads section {section!r}, not {repeated!r}")
+        if stage.get("params") != [repeated]:
+            problems.append(f"{name}: declares params {stage.get('params')}, not [{repeated}]")
+        if repeated not in params:
             problems.append(f"{name}: no such section in params.yaml")
         module = importlib.import_module(f"r1pipe.stages.{command.replace('-', '_')}")
         takes = typing.get_type_hints(module.run)["cfg"]
-        if section_class(name) is None or not issubclass(section_class(name), takes):
-            problems.append(f"{name}: section type {section_class(name)} is not what `r1pipe {command}` takes")
+        if section_class(repeated) is None or not issubclass(section_class(repeated), takes):
+            problems.append(f"{name}: section type {section_class(repeated)} is not what `r1pipe {command}` takes")
         if table.get(name) != command:
             problems.append(f"{name}: README's stage table lacks `{name}` | `r1pipe {command}`")
     return problems

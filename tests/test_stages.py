@@ -87,8 +87,17 @@ def test_sft_and_distill_train_on_the_sampled_set(chain):
     assert student.num_parameters() < base.num_parameters()
     s = read_manifest(chain / "models/student")
     assert s["stage"] == "distill" and s["parent"] == "models/base_student" and s["metrics"]["steps"] > 0
-    rl = read_manifest(chain / "models/student_rl")
-    assert rl["stage"] == "rl_student" and rl["parent"] == "models/base_student" and rl["metrics"]["steps"] == 2
+
+
+def test_r1_zero_and_the_extra_seed_train_from_their_own_starts(chain):
+    zero = read_manifest(chain / "models/zero")
+    assert zero["stage"] == "rl_zero" and zero["parent"] == "models/base" and zero["metrics"]["steps"] == 2
+    b, b1 = read_manifest(chain / "models/B"), read_manifest(chain / "models/seeds/B-1")
+    assert b["params"]["seed"] == 0 and b1["params"]["seed"] == 1  # --seed replaces the section's seed
+    assert {k: v for k, v in b1["params"].items() if k != "seed"} == {k: v for k, v in b["params"].items()
+                                                                       if k != "seed"}
+    assert (chain / "models/B/model.safetensors").read_bytes() != (
+        chain / "models/seeds/B-1/model.safetensors").read_bytes()
 
 
 def test_eval_and_report(chain):
@@ -98,10 +107,14 @@ def test_eval_and_report(chain):
     report = (chain / "reports/report.md").read_text()
     table = report.split("\n\n")[2].splitlines()
     assert table[0].startswith("| model | stage | arithmetic pass@1 | arithmetic cons@2 |")
-    assert [line.split("|")[1].strip() for line in table[2:]] == ["base", "A", "B", "C", "D", "student",
-                                                                  "student_rl"]
-    assert "## The paper's findings, checked" in report and "| student > student_rl |" in report
-    assert "| student_rl | rl_student | `models/base_student` |" in report  # lineage from the manifests
+    assert [line.split("|")[1].strip() for line in table[2:]] == ["base", "A", "B", "C", "D", "zero", "student"]
+    assert "## The paper's findings, checked" in report and "| zero > base |" in report
+    assert "| zero | rl_zero | `models/base` |" in report  # lineage from the manifests
+    assert "B is judged over 2 seeds" in report and "(seeds: " in report  # B-1 joins the claim, not the table
+    table = json.loads((chain / "metrics/report.json").read_text())
+    assert set(table["pass@1"]) == {"base", "A", "B", "C", "D", "zero", "student"}
+    assert table["pass@1"]["A"] == round(100 * m["pass@1"], 2)
+    assert set(table["claims"]) == {"A > base", "B > A", "C >= A", "D >= C", "zero > base", "C > zero"}
     for png, size in [("pass_at_1.png", (600, 350)), ("rl_curves.png", (900, 350))]:
         img = Image.open(chain / "reports" / png)
         assert img.format == "PNG" and img.size == size
@@ -144,14 +157,43 @@ def test_report_checks_the_papers_findings_against_standard_errors():
         return {"arithmetic": {"pass@1": p, "pass@1_se": se}}
 
     metrics = {"base": m(0.10, 0.03), "A": m(0.40, 0.04), "B": m(0.45, 0.04), "C": m(0.35, 0.03),
-               "D": m(0.20, 0.03), "student": m(0.20, 0.03), "student_rl": m(0.30, 0.03)}
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:6]]
-            for line in claims(metrics, "arithmetic").splitlines()[2:]}
+               "D": m(0.20, 0.03), "zero": m(0.45, 0.03)}
+    table, deltas = claims(metrics, "arithmetic")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:6]] for line in table.splitlines()[2:]}
     assert rows["A > base"] == ["+30.0", "5.0 (unpaired)", "holds"]      # 0.30 > 2 x sqrt(0.03² + 0.04²) = 0.10
     assert rows["B > A"] == ["+5.0", "5.7 (unpaired)", "within noise"]   # |0.05| < 2 x 0.0566
     assert rows["C >= A"] == ["-5.0", "5.0 (unpaired)", "holds"]         # not worse by more than 2 SE
     assert rows["D >= C"] == ["-15.0", "4.2 (unpaired)", "fails"]
-    assert rows["student > student_rl"] == ["-10.0", "4.2 (unpaired)", "reversed"]
+    assert rows["C > zero"] == ["-10.0", "4.2 (unpaired)", "reversed"]
+    assert deltas == {"A > base": 30.0, "B > A": 5.0, "C >= A": -5.0, "D >= C": -15.0, "zero > base": 35.0,
+                      "C > zero": -10.0}
+
+
+def test_a_claim_whose_model_never_received_a_reward_is_not_tested():
+    from r1pipe.stages.report import claims
+
+    metrics = {"base": {"x": {"pass@1": 0.1, "pass@1_se": 0.01}}, "zero": {"x": {"pass@1": 0.5, "pass@1_se": 0.01}}}
+    table, _ = claims(metrics, "x", untested={"zero": "never received a reward in 4 RL steps"})
+    assert "| zero > base |" in table and "not tested: zero never received a reward in 4 RL steps" in table
+    assert "holds" not in table  # +40 points at 2.8 SE, but RL never ran
+
+
+def test_a_model_over_several_seeds_is_judged_on_their_mean_with_both_noises():
+    """B over 3 seeds against A, on 4 problems: hand-computed."""
+    from r1pipe.stages.report import claims
+
+    a = {"0": 0.0, "1": 0.0, "2": 1.0, "3": 1.0}
+    runs = {"B": {"0": 1.0, "1": 0.0, "2": 1.0, "3": 1.0},      # +0.25
+            "B-1": {"0": 1.0, "1": 1.0, "2": 1.0, "3": 1.0},    # +0.50
+            "B-2": {"0": 0.0, "1": 0.0, "2": 1.0, "3": 1.0}}    # +0.00
+    metrics = {"A": {"x": {"pass@1": 0.5}}, **{n: {"x": {"pass@1": sum(p.values()) / 4}} for n, p in runs.items()}}
+    problems = {n: {"x": p} for n, p in {"A": a, **runs}.items()}
+    table, deltas = claims(metrics, "x", problems, seeds={"B": ["B", "B-1", "B-2"]})
+    row = next(line for line in table.splitlines() if line.startswith("| B > A |"))
+    # seed-averaged per-problem differences: 2/3, 1/3, 0, 0 -> mean 0.25, sd 0.3191, SE over problems 0.1596;
+    # the seeds' differences 0.25, 0.5, 0: sd 0.25, SE 0.1443; together sqrt(0.1596² + 0.1443²) = 0.2152
+    assert "+25.0 (seeds: +25.0, +50.0, +0.0)" in row and "21.5 (paired over problems, and seeds (3))" in row
+    assert deltas["B > A"] == 25.0 and "within noise" in row
 
 
 def test_paired_standard_error_is_the_se_of_per_problem_differences():
@@ -163,9 +205,9 @@ def test_paired_standard_error_is_the_se_of_per_problem_differences():
     b = {str(i): float(i < 7) for i in range(10)}
     metrics = {"A": {"x": {"pass@1": 0.5, "pass@1_se": 0.1667}}, "B": {"x": {"pass@1": 0.7, "pass@1_se": 0.1528}}}
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:6]]
-            for line in claims(metrics, "x", {"A": {"x": a}, "B": {"x": b}}).splitlines()[2:]}
+            for line in claims(metrics, "x", {"A": {"x": a}, "B": {"x": b}})[0].splitlines()[2:]}
     # differences: two 1s, eight 0s: mean 0.2, sample sd sqrt(0.2*0.8*10/9) = 0.4216, SE 0.1333
     assert rows["B > A"] == ["+20.0", "13.3 (paired)", "within noise"]
     unpaired = {line.split("|")[1].strip(): line.split("|")[4].strip()
-                for line in claims(metrics, "x").splitlines()[2:]}
+                for line in claims(metrics, "x")[0].splitlines()[2:]}
     assert unpaired["B > A"] == "22.6 (unpaired)"  # sqrt(0.1667² + 0.1528²): wider than paired

@@ -134,13 +134,18 @@ def coldstart(model: ModelDir = Path("models/base"), data: DataDir = Path("data/
 @app.command()
 def grpo(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts"), out: Out = Path("models/B"),
          live: Annotated[Path | None, typer.Option(help="dvclive directory (default: dvclive/<section>).")] = None,
-         params: Params = Path("params.yaml"), section: Section = None):
-    """GRPO with rule-based rewards (rl_reasoning: A to B; rl_all: C to D; R1-Zero: base)."""
+         params: Params = Path("params.yaml"), section: Section = None,
+         seed: Annotated[int | None, typer.Option(
+             help="Run the section with this seed instead of its own (dvc.yaml's per-seed stages).")] = None):
+    """GRPO with rule-based rewards (rl_reasoning: A to B; rl_all: C to D; rl_zero: R1-Zero from the base)."""
     from r1pipe.config.grpo import GRPOSection
     from r1pipe.stages import grpo as stage
 
     name = section or "rl_reasoning"
-    stage.run(_section(params, name, GRPOSection), name, model, data, out, live or Path("dvclive") / name)
+    cfg = _section(params, name, GRPOSection)
+    if seed is not None:
+        cfg = cfg.model_copy(update={"seed": seed})
+    stage.run(cfg, name, model, data, out, live or Path("dvclive") / name)
 
 
 @app.command("reject-sample")
@@ -190,13 +195,18 @@ def eval_(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts
 @app.command()
 def report(metrics_dir: Annotated[Path, typer.Option(help="Directory of eval metrics.")] = Path("metrics/eval"),
            models_dir: Annotated[Path, typer.Option(help="Where B and D keep train_log.json.")] = Path("models"),
+           seeds_dir: Annotated[Path | None, typer.Option(
+               help="Eval metrics of other seeds, <model>-<seed>.json: the claims about <model> use them all.")
+           ] = None,
+           metrics: Annotated[Path | None, typer.Option(
+               help="Also write each model's pass@1 and each claim's Δ (points) to this JSON.")] = None,
            out: Out = Path("reports"), params: Params = Path("params.yaml"), section: Section = None):
     """Render the table of every model's metrics, with plots and samples."""
     from r1pipe.config.report import ReportSection
     from r1pipe.stages import report as stage
 
     cfg = _section(params, section or "report", ReportSection)
-    _main_process_only(lambda: stage.run(cfg, metrics_dir, out, models_dir))
+    _main_process_only(lambda: stage.run(cfg, metrics_dir, out, models_dir, seeds_dir, metrics))
 
 
 if __name__ == "__main__":

@@ -146,10 +146,11 @@ SECTIONS: dict[str, str] = {
     "rl_all": "grpo:GRPOSection",
     "distill": "sft:DistillSection",
     "base_student": "models:BaseSection",
-    "rl_student": "grpo:GRPOSection",
+    "rl_zero": "grpo:GRPOSection",
     "eval": "sampling:EvalSection",
     "report": "report:ReportSection",
     "launch": "launch:LaunchSection",  # how dvc.yaml starts the stages; no stage reads it
+    "seeds": "seeds:SeedsSection",  # which per-seed stages dvc.yaml expands; no stage reads it
 }
 PREFIXES = {"rl_": "grpo:GRPOSection", "base_": "models:BaseSection"}
 

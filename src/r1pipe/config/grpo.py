@@ -1,4 +1,4 @@
-"""The GRPO sections: `rl_reasoning`, `rl_all`, `rl_student` and any `rl_*` (TRL's GRPOTrainer).
+"""The GRPO sections: `rl_reasoning`, `rl_all`, `rl_zero` and any `rl_*` (TRL's GRPOTrainer).
 
 Every field of TRL's ``GRPOConfig`` is a key of these sections, under TRL's name (``loss_type``,
 ``importance_sampling_level``, ``epsilon_high``, ``top_entropy_quantile``, ``min_p``, ...), checked against

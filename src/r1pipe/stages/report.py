@@ -1,22 +1,26 @@
 """`r1pipe report`: what every stage did, in one markdown page with plots.
 
-    r1pipe report --metrics-dir metrics/eval --models-dir models --out reports
+    r1pipe report --metrics-dir metrics/eval --seeds-dir metrics/seeds --models-dir models --out reports \
+        --metrics metrics/report.json
 
-Writes ``reports/report.md``: a table of models (base, A, B, C, D, the distilled
-student and the RL-only student) against benchmarks laid out like the paper's,
-a second table with format rate and length, the paper's findings checked
-against the standard errors, each model's lineage and cost, ``pass_at_1.png``
-(accuracy per stage), ``rl_curves.png`` (reward and completion length over the
-steps of each RL stage) and a sample completion per model and benchmark.
+Writes ``reports/report.md``: a table of models (base, A, B, C, D, R1-Zero and the
+distilled student) against benchmarks laid out like the paper's, a second table
+with format rate and length, the paper's findings checked against their standard
+errors (B > A over every seed of B), each model's lineage and cost,
+``pass_at_1.png`` (accuracy per stage), ``rl_curves.png`` (reward and completion
+length over the steps of each RL stage) and a sample completion per model and
+benchmark. ``--metrics`` gets the same table as numbers (each model's pass@1, each
+claim's Δ): the file ``dvc metrics show`` and ``dvc exp show`` display.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from r1pipe import R1pipeError
-from r1pipe.artifacts import read_manifest, run_log_path, stage_output
+from r1pipe.artifacts import read_manifest, run_log_path, stage_output, write_json_atomic
 from r1pipe.config.report import ReportSection
 from r1pipe.metrics import mean_se
 
@@ -26,10 +30,12 @@ ROLES = {
     "B": "reasoning RL (GRPO)",
     "C": "SFT on rejection samples",
     "D": "all-scenario RL (the R1)",
+    "zero": "R1-Zero (RL on the base)",
     "student": "distilled student",
-    "student_rl": "same student, RL only",
 }
-RL_STAGES = {"B": "rl_reasoning", "D": "rl_all", "student_rl": "rl_student"}
+RL_STAGES = {"B": "rl_reasoning", "D": "rl_all", "zero": "rl_zero"}
+# Claims between two recipes from the same base, whose cost the report states beside the verdict.
+COSTED = [("C", "zero")]
 
 # The paper's findings, as (left, relation, right): ">" must win by more than 2 SE of the difference,
 # ">=" must not lose by more than 2 SE.
@@ -38,7 +44,8 @@ CLAIMS = [
     ("B", ">", "A", "reasoning RL improves on the cold start"),
     ("C", ">=", "A", "SFT of the base on B's rejection samples keeps up with the cold start"),
     ("D", ">=", "C", "all-scenario RL keeps what SFT gave"),
-    ("student", ">", "student_rl", "distillation beats RL alone for a small model"),
+    ("zero", ">", "base", "RL alone, from the base, teaches the format and lifts accuracy (R1-Zero)"),
+    ("C", ">", "zero", "SFT on an RL model's samples beats RL alone on the same base"),
 ]
 
 
@@ -84,24 +91,118 @@ def difference(a: dict, b: dict, per_a: dict | None, per_b: dict | None) -> tupl
     return a["pass@1"] - b["pass@1"], (a.get("pass@1_se", 0) ** 2 + b.get("pass@1_se", 0) ** 2) ** 0.5, "unpaired"
 
 
-def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | None = None) -> str:
-    """Each paper finding checked on ``bench``: the difference in pass@1 against its standard error.
-    ``problems``: per model, per benchmark, each problem's pass@1 by id (eval's ``*.problems.json``)."""
-    problems = problems or {}
-    rows = []
+def seeds_difference(runs: list[tuple[dict, dict | None]], b: dict, per_b: dict | None
+                     ) -> tuple[float, float, str, list[float]]:
+    """(mean over seeds of pass@1 minus b's, its SE, which SE, each seed's difference) for a model trained
+    with several seeds, ``runs`` = (metrics, per-problem scores) per seed. The SE counts both sources of
+    noise: the problems (the paired SE of the seed-averaged per-problem differences) and the seeds (the
+    spread of the seeds' differences over √seeds), added in quadrature."""
+    each = [difference(m, b, per, per_b)[0] for m, per in runs]
+    pers = [per for _, per in runs]
+    if per_b and all(pers):
+        common = sorted(set(per_b).intersection(*pers))
+        problem_mean, problem_se = mean_se([sum(p[i] for p in pers) / len(pers) - per_b[i] for i in common])
+        kind = "paired over problems, and seeds"
+    else:
+        problem_mean = sum(each) / len(each)
+        problem_se = (sum(m.get("pass@1_se", 0) ** 2 for m, _ in runs) / len(runs) ** 2
+                      + b.get("pass@1_se", 0) ** 2) ** 0.5
+        kind = "unpaired, and seeds"
+    seed_se = mean_se(each)[1]
+    return problem_mean, (problem_se ** 2 + seed_se ** 2) ** 0.5, f"{kind} ({len(runs)})", each
+
+
+def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | None = None,
+           seeds: dict[str, list[str]] | None = None, untested: dict[str, str] | None = None
+           ) -> tuple[str, dict[str, float]]:
+    """Each paper finding checked on ``bench``: the difference in pass@1 against its standard error; the table,
+    and each claim's Δ in points. ``problems``: per model, per benchmark, each problem's pass@1 by id (eval's
+    ``*.problems.json``). ``seeds``: a model's runs over several seeds (names in ``metrics``), judged on their
+    mean. ``untested``: models whose training never received a reward, and why: their claims test nothing."""
+    problems, seeds, untested = problems or {}, seeds or {}, untested or {}
+    rows, deltas = [], {}
     for left, rel, right, what in CLAIMS:
         if bench not in metrics.get(left, {}) or bench not in metrics.get(right, {}):
             continue
-        diff, se, kind = difference(metrics[left][bench], metrics[right][bench],
-                                    problems.get(left, {}).get(bench), problems.get(right, {}).get(bench))
-        if rel == ">":
+        per = lambda name: problems.get(name, {}).get(bench)  # noqa: E731
+        runs = seeds.get(left, [left])
+        if len(runs) > 1:
+            diff, se, kind, each = seeds_difference([(metrics[r][bench], per(r)) for r in runs],
+                                                    metrics[right][bench], per(right))
+            shown = f"{100 * diff:+.1f} (seeds: {', '.join(f'{100 * d:+.1f}' for d in each)})"
+        else:
+            diff, se, kind = difference(metrics[left][bench], metrics[right][bench], per(left), per(right))
+            shown = f"{100 * diff:+.1f}"
+        if left in untested or right in untested:
+            side = left if left in untested else right
+            verdict = f"not tested: {side} {untested[side]}"
+        elif rel == ">":
             verdict = "holds" if diff > 2 * se else ("reversed" if diff < -2 * se else "within noise")
         else:
             verdict = "holds" if diff >= -2 * se else "fails"
-        rows.append([f"{left} {rel} {right}", what, f"{100 * diff:+.1f}", f"{100 * se:.1f} ({kind})", verdict])
+        claim = f"{left} {rel} {right}"
+        deltas[claim] = round(100 * diff, 2)
+        rows.append([claim, what, shown, f"{100 * se:.1f} ({kind})", verdict])
     if not rows:
-        return ""
-    return _table(["claim", "the paper's finding", f"Δ pass@1 on {bench}", "SE of Δ", "here"], rows)
+        return "", {}
+    return _table(["claim", "the paper's finding", f"Δ pass@1 on {bench}", "SE of Δ", "here"], rows), deltas
+
+
+def never_rewarded(models_dir: Path | None, names: list[str]) -> dict[str, str]:
+    """RL models whose every logged step had a mean reward of 0: every advantage was 0, so RL never ran."""
+    found = {}
+    for name in names:
+        f = Path(models_dir or "") / name / "train_log.json"
+        if models_dir and f.is_file():
+            rewards = [h["reward"] for h in json.loads(f.read_text()) if "reward" in h]
+            if rewards and max(rewards) <= 0:
+                found[name] = f"never received a reward in {len(rewards)} RL steps"
+    return found
+
+
+def ancestors(path: Path) -> set[Path]:
+    """``path`` and every model and dataset it was made from, through the manifests' inputs."""
+    seen: set[Path] = set()
+    todo = [Path(path)]
+    while todo:
+        current = todo.pop()
+        manifest = read_manifest(current)
+        if current in seen or manifest is None:
+            continue
+        seen.add(current)
+        todo += [Path(item["path"]) for item in manifest["inputs"].values()]
+    return seen
+
+
+def recipe_costs(models_dir: Path, left: str, right: str) -> dict[str, tuple[float, int, list[str]]]:
+    """What each side of a comparison cost beyond what both share (the base, the prompts): per side, the
+    seconds of its stages (run logs), its RL completions (max_steps x completions per step) and the
+    outputs counted."""
+    mine = {name: ancestors(Path(models_dir) / name) for name in (left, right)}
+    costs = {}
+    for name, other in ((left, right), (right, left)):
+        seconds, completions, outs = 0.0, 0, []
+        for path in sorted(mine[name] - mine[other]):
+            log = json.loads(run_log_path(path).read_text()) if run_log_path(path).is_file() else {}
+            manifest = read_manifest(path)
+            seconds += log.get("seconds", 0.0)
+            if manifest["stage"].startswith("rl_"):
+                params = manifest["params"]
+                completions += (params.get("max_steps", 0) * params.get("per_device_train_batch_size", 0)
+                                * log.get("processes", 1))
+            outs.append(str(path))
+        costs[name] = (seconds, completions, outs)
+    return costs
+
+
+def load_seeds(seeds_dir: Path | None) -> dict[str, dict[int, Path]]:
+    """``<model>-<seed>.json`` files of ``seeds_dir``, by model and seed."""
+    found: dict[str, dict[int, Path]] = {}
+    for f in sorted(Path(seeds_dir).glob("*.json")) if seeds_dir and Path(seeds_dir).is_dir() else []:
+        match = re.fullmatch(r"(.+)-(\d+)\.json", f.name)
+        if match:
+            found.setdefault(match[1], {})[int(match[2])] = f
+    return found
 
 
 def lineage(models_dir: Path | None, order: list[str]) -> str:
@@ -190,7 +291,8 @@ def _rl_logs(models_dir: Path | None) -> dict[str, list[dict]]:
     return logs
 
 
-def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | None = None) -> None:
+def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | None = None,
+        seeds_dir: Path | None = None, metrics_out: Path | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -198,6 +300,20 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                for n in cfg.models if (Path(metrics_dir) / f"{n}.json").is_file()}
     if not metrics:
         raise R1pipeError(f"no eval metrics in {metrics_dir} for any of: {', '.join(cfg.models)}")
+    problems = {n: json.loads((Path(metrics_dir) / f"{n}.problems.json").read_text())
+                for n in metrics if (Path(metrics_dir) / f"{n}.problems.json").is_file()}
+    # A model's other seeds (``B-1``...) join the claims about it, never the tables.
+    seeds: dict[str, list[str]] = {}
+    for name, files in load_seeds(seeds_dir).items():
+        if name not in metrics:
+            continue
+        seeds[name] = [name]
+        for seed, f in files.items():
+            metrics[f"{name}-{seed}"] = json.loads(f.read_text())
+            per = f.with_name(f"{f.stem}.problems.json")
+            if per.is_file():
+                problems[f"{name}-{seed}"] = json.loads(per.read_text())
+            seeds[name].append(f"{name}-{seed}")
     accuracy, shape = tables(metrics, cfg.models)
     logs = _rl_logs(models_dir)
     parts = ["# r1pipe report", "",
@@ -205,16 +321,27 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
              "cons@k the majority vote; both in %, ± the standard error over prompts.", "", accuracy, "",
              "Format rate (one `<think>` block, then one `<answer>`) and mean completion length in tokens:", "",
              shape, "", "![pass@1 per stage](pass_at_1.png)", ""]
-    problems = {n: json.loads((Path(metrics_dir) / f"{n}.problems.json").read_text())
-                for n in metrics if (Path(metrics_dir) / f"{n}.problems.json").is_file()}
     first = next(b for b, m in next(iter(metrics.values())).items() if isinstance(m, dict))
-    checked = claims(metrics, first, problems)
+    untested = never_rewarded(models_dir, list(RL_STAGES))
+    checked, deltas = claims(metrics, first, problems, seeds, untested)
     if checked:
         parts += ["## The paper's findings, checked", "",
                   "On the first benchmark; a difference counts when it is more than twice its standard error. "
                   "Two models graded on the same problems are compared with the paired standard error (of the "
-                  "per-problem differences); without per-problem scores, with the two SEs combined (unpaired).",
+                  "per-problem differences); without per-problem scores, with the two SEs combined (unpaired). "
+                  "A model trained with several seeds is judged on their mean: its SE adds the problems' paired "
+                  "SE (of the seed-averaged differences) and the seeds' (their differences' spread over "
+                  "√seeds) in quadrature. A comparison in which one side never received a reward tests nothing.",
                   "", checked, ""]
+        for name, runs in seeds.items():
+            parts += [f"{name} is judged over {len(runs)} seeds: the chain's `models/{name}` (the one the chain "
+                      f"continues from) and {', '.join(f'`{r}`' for r in runs[1:])} (`{seeds_dir}`).", ""]
+        for left, right in COSTED:
+            if models_dir and {left, right} <= set(metrics) and f"{left} > {right}" in deltas:
+                costs = recipe_costs(Path(models_dir), left, right)
+                parts += [f"Compute of `{left} > {right}` beyond the base both start from: "
+                          + "; ".join(f"{n}: {sec:.0f} s, {rl} RL completions ({', '.join(outs)})"
+                                      for n, (sec, rl, outs) in costs.items()) + ".", ""]
     trouble = warnings(models_dir, cfg.models)
     if trouble:
         parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing; a claim that rests on "
@@ -227,12 +354,12 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     stages = lineage(models_dir, cfg.models)
     if stages:
         parts += ["## Lineage", "", "From each model's `r1pipe.json` manifest (each input's sha256 is there). "
-                  "Time and code per stage: `dvc metrics show` (the `*.run.json` run logs).", "",
+                  "Time and code per stage: each output's `<out>.run.json` run log.", "",
                   stages, ""]
     if logs:
         parts += ["## RL training curves", "", "![RL curves](rl_curves.png)", ""]
     parts += ["## Samples", ""]
-    for name in metrics:
+    for name in [n for n in cfg.models if n in metrics]:
         samples = Path(metrics_dir) / f"{name}.samples.json"
         if samples.is_file():
             for bench, examples in json.loads(samples.read_text()).items():
@@ -246,4 +373,8 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
         plot_accuracy(metrics, cfg.models, run.dir / "pass_at_1.png")
         if logs:
             plot_curves(logs, run.dir / "rl_curves.png")
-        run.numbers.update({"models": len(metrics), "rl curves": len(logs)})
+        run.numbers.update({"models": len([n for n in cfg.models if n in metrics]), "rl curves": len(logs)})
+    if metrics_out:
+        table = {"pass@1": {n: round(100 * metrics[n][first]["pass@1"], 2) for n in cfg.models if n in metrics},
+                 "claims": deltas}
+        write_json_atomic(Path(metrics_out), table)
