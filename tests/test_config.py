@@ -37,6 +37,7 @@ def test_every_preset_section_validates():
     [
         ("coldstart", {"lr": 0.1}, "params.yaml: coldstart.lr: unknown key"),
         ("coldstart", {"learning_rate": "fast"}, "coldstart.learning_rate: Input should be a valid number"),
+        ("rl_reasoning", {"learning_rate": -1e-5}, "rl_reasoning.learning_rate: -1e-05 is negative"),
         ("rl_reasoning", {"rewards": {"acuracy": 1.0}}, "rl_reasoning.rewards: unknown reward 'acuracy'"),
         ("reject_sample", {"filters": ["grammar"]}, "reject_sample.filters: unknown filter 'grammar'"),
         ("eval", {"benchmarks": ["gsm9k"]}, "eval.benchmarks: gsm9k: not a ready-made benchmark"),

@@ -117,6 +117,11 @@ def closest(key: str, names) -> str | None:
     return match[0] if match else next((n for n in sorted(names, key=len) if key in n), None)
 
 
+# Settings TRL's dataclasses accept below 0, which fail only once training starts (torch's optimizer refuses a
+# negative learning rate, after the model has loaded).
+NON_NEGATIVE = ("learning_rate", "weight_decay", "max_grad_norm")
+
+
 class TRLSection(Section):
     """A training section: r1pipe's own fields, declared on the subclass, beside any field of TRL's config
     class ``TRL_CONFIG``, under TRL's name."""
@@ -169,6 +174,9 @@ class TRLSection(Section):
             allowed = choices(self.TRL_CONFIG, key)
             if allowed and value not in allowed:
                 raise TRLSettingError(key, f"{value!r} is not one of TRL's values: {', '.join(allowed)}")
+        for key in NON_NEGATIVE:
+            if isinstance(given.get(key), (int, float)) and given[key] < 0:
+                raise TRLSettingError(key, f"{given[key]} is negative; TRL takes it as given and the run fails later")
         if "warmup_steps" in given and self.warmup_ratio is not None:
             raise TRLSettingError("warmup_ratio", "set warmup_ratio or TRL's warmup_steps, not both")
         self.build_trl()

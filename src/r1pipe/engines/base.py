@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from r1pipe.config.sampling import SamplingSection
+
+_SECTION = SamplingSection.model_fields
+
 
 @dataclass(frozen=True)
 class Sampling:
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_new_tokens: int = 256
+    """One generation's settings; left out, the generation sections' defaults (config/sampling.py)."""
+
+    temperature: float = _SECTION["temperature"].default
+    top_p: float = _SECTION["top_p"].default
+    max_new_tokens: int = _SECTION["max_new_tokens"].default
 
 
 @dataclass(frozen=True)

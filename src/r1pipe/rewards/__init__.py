@@ -19,6 +19,7 @@ from r1pipe.rewards.extract import completion_text, turns
 from r1pipe.rewards.format import format_strict, format_tags
 from r1pipe.rewards.language import target_share
 from r1pipe.rewards.length import cosine_scaled, overlong_penalty
+from r1pipe.rewards.limits import GRADING_TIMEOUT
 from r1pipe.rewards.repetition import repetition_penalty
 
 RewardFn = Callable[..., list]
@@ -36,7 +37,8 @@ def _token_counts(completions, completion_ids=None, tokenizer=None) -> list[int]
     return [len(tok(completion_text(c), add_special_tokens=False)["input_ids"]) for c in completions]
 
 
-def make_accuracy(timeout: float = 5.0, code_mode: str = "fraction", workers: int | None = None) -> RewardFn:
+def make_accuracy(timeout: float = GRADING_TIMEOUT, code_mode: str = "fraction",
+                  workers: int | None = None) -> RewardFn:
     if code_mode not in ("fraction", "binary"):
         raise ValueError(f"accuracy: code_mode must be 'fraction' or 'binary', not {code_mode!r}")
 

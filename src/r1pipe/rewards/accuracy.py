@@ -17,6 +17,7 @@ from r1pipe.config import TaskName
 from r1pipe.rewards.code import grade_code
 from r1pipe.rewards.countdown import grade_countdown
 from r1pipe.rewards.extract import completion_text
+from r1pipe.rewards.limits import GRADING_TIMEOUT
 from r1pipe.rewards.math import grade_math
 
 TASKS = get_args(TaskName)
@@ -31,7 +32,7 @@ def _column(columns: dict, name: str, task: str, idx: list[int], required: bool 
     return [values[i] for i in idx]
 
 
-def grade(completions, columns: dict, timeout: float = 5.0, code_mode: str = "fraction",
+def grade(completions, columns: dict, timeout: float = GRADING_TIMEOUT, code_mode: str = "fraction",
           workers: int | None = None) -> list[float | None]:
     texts = [completion_text(c) for c in completions]
     tasks = columns.get("task") or ["math"] * len(texts)

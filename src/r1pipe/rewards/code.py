@@ -20,6 +20,7 @@ import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
+from r1pipe.rewards.limits import GRADING_TIMEOUT
 from r1pipe.rewards.sandbox import run_python
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|Python)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -67,7 +68,8 @@ def harness(solution: str, setup: str, tests: list[str], nonce: str) -> str:
     ])
 
 
-def run_tests(text: str, tests, entry_point: str | None = None, setup: str = "", timeout: float = 5.0) -> float:
+def run_tests(text: str, tests, entry_point: str | None = None, setup: str = "",
+              timeout: float = GRADING_TIMEOUT) -> float:
     """Fraction of tests the completion's code passes; 0.0 when it has no code block."""
     code = last_code_block(text)
     if code is None:
@@ -84,7 +86,7 @@ def run_tests(text: str, tests, entry_point: str | None = None, setup: str = "",
 
 
 def grade_code(texts: list[str], tests: list, entry_points: list | None = None, setups: list | None = None,
-               timeout: float = 5.0, mode: str = "fraction", workers: int | None = None) -> list[float]:
+               timeout: float = GRADING_TIMEOUT, mode: str = "fraction", workers: int | None = None) -> list[float]:
     """Grade many completions at once; each runs in its own sandboxed process."""
     entry_points = entry_points or [None] * len(texts)
     setups = setups or [""] * len(texts)

@@ -33,6 +33,7 @@ import os
 import re
 
 from r1pipe.rewards.extract import as_number, extract_answer, tagged_answer
+from r1pipe.rewards.limits import GRADING_TIMEOUT
 
 # No real final answer is this long; longer ones are wrong without being parsed.
 MAX_ANSWER_CHARS = 1000
@@ -153,7 +154,8 @@ def grade_one(gold: str, text: str) -> tuple[float | str | None, str]:
     return judge(gold, graded, answer)
 
 
-def grade_math(texts: list[str], golds: list[str], timeout: float = 5.0, workers: int | None = None) -> list:
+def grade_math(texts: list[str], golds: list[str], timeout: float = GRADING_TIMEOUT,
+               workers: int | None = None) -> list:
     """Accuracy of each completion text against its gold answer; None where the gold is unparseable."""
     out: list[float | None] = [None] * len(texts)
     slow = []

@@ -44,6 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from r1pipe import R1pipeError
+from r1pipe.rewards.limits import GRADING_TIMEOUT
 
 OUTPUT_LIMIT = 16 << 20
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom")
@@ -221,7 +222,7 @@ def _feed_and_wait(proc: subprocess.Popen, data: bytes, timeout: float) -> bool:
     return not ready
 
 
-def run_python(program: str, timeout: float = 5.0, memory_mb: int = 1024) -> Result:
+def run_python(program: str, timeout: float = GRADING_TIMEOUT, memory_mb: int = 1024) -> Result:
     """Run ``program`` (fed on stdin: no file of it exists where it runs) and return what it printed.
 
     Without namespaces it runs only where a stage was told ``sandbox: unsafe`` (:func:`require`).

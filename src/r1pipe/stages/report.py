@@ -21,18 +21,9 @@ from pathlib import Path
 
 from r1pipe import R1pipeError
 from r1pipe.artifacts import read_manifest, run_log_path, stage_output, write_json_atomic
-from r1pipe.config.report import ReportSection
+from r1pipe.config.report import ROLES, ReportSection
 from r1pipe.metrics import mean_se
 
-ROLES = {
-    "base": "base model",
-    "A": "cold start (SFT)",
-    "B": "reasoning RL (GRPO)",
-    "C": "SFT on rejection samples",
-    "D": "all-scenario RL (the R1)",
-    "zero": "R1-Zero (RL on the base)",
-    "student": "distilled student",
-}
 RL_STAGES = {"B": "rl_reasoning", "D": "rl_all", "zero": "rl_zero"}
 # Claims between two recipes from the same base, whose cost the report states beside the verdict.
 COSTED = [("C", "zero")]
