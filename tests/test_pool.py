@@ -29,8 +29,8 @@ def test_a_worker_that_fails_at_import_is_replaced(tmp_path, monkeypatch):
     flag.write_text("")
     monkeypatch.setenv("R1PIPE_TEST_FAIL_ONCE", str(flag))
     p = pool(workers=1)
-    try:
-        assert p.map([("a",), ("b",), ("c",)], default=0.0) == [0.0, "b", "c"]
+    try:  # the worker dies before it says it is ready, so it is replaced before it takes an item: none is lost
+        assert p.map([("a",), ("b",), ("c",)], default=0.0) == ["a", "b", "c"]
         assert not flag.exists()
     finally:
         p.close()

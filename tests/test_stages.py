@@ -111,6 +111,12 @@ def test_eval_and_report(chain):
     assert "## The paper's findings, checked" in report and "| zero > base |" in report
     assert "| zero | rl_zero | `models/base` |" in report  # lineage from the manifests
     assert "B is judged over 2 seeds" in report and "(seeds: " in report  # B-1 joins the claim, not the table
+    # What each side of "C > zero" cost beyond the base both start from, from the manifests' lineage.
+    cost = next(line for line in report.splitlines() if line.startswith("Compute of `C > zero`"))
+    assert "models/A, models/B, models/C" in cost and "zero: " in cost and "data/sft" in cost
+    assert "models/base" not in cost and "data/prompts" not in cost
+    seconds = json.loads((chain / "reports.run.json").read_text())["compute"]["C > zero"]  # they vary: a run log
+    assert seconds["C"]["seconds"] > seconds["zero"]["seconds"] > 0 and seconds["zero"]["rl_completions"] == 8
     table = json.loads((chain / "metrics/report.json").read_text())
     assert set(table["pass@1"]) == {"base", "A", "B", "C", "D", "zero", "student"}
     assert table["pass@1"]["A"] == round(100 * m["pass@1"], 2)
@@ -169,13 +175,19 @@ def test_report_checks_the_papers_findings_against_standard_errors():
                       "C > zero": -10.0}
 
 
-def test_a_claim_whose_model_never_received_a_reward_is_not_tested():
-    from r1pipe.stages.report import claims
+def test_a_claim_whose_model_never_had_an_advantage_is_not_tested(tmp_path):
+    from r1pipe.stages.report import claims, never_advantaged
 
+    for name, spreads in {"zero": [0.0, 0.0, 0.0], "B": [0.0, 0.2, 0.0]}.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train_log.json").write_text(json.dumps(
+            [{"reward": -0.5, "reward_std": s, "step": i} for i, s in enumerate(spreads)] + [{"train_loss": 0.1}]))
+    untested = never_advantaged(tmp_path, ["zero", "B", "D"])  # B learned from one step; D has no log
+    assert untested == {"zero": "never received a reward that differed within a group in 3 RL steps"}
     metrics = {"base": {"x": {"pass@1": 0.1, "pass@1_se": 0.01}}, "zero": {"x": {"pass@1": 0.5, "pass@1_se": 0.01}}}
-    table, _ = claims(metrics, "x", untested={"zero": "never received a reward in 4 RL steps"})
-    assert "| zero > base |" in table and "not tested: zero never received a reward in 4 RL steps" in table
-    assert "holds" not in table  # +40 points at 2.8 SE, but RL never ran
+    table, _ = claims(metrics, "x", untested=untested)
+    assert "| zero > base |" in table and "not tested: zero never received a reward that differed" in table
+    assert "holds" not in table  # +40 points at 28 SE, but RL never moved it
 
 
 def test_a_model_over_several_seeds_is_judged_on_their_mean_with_both_noises():

@@ -131,6 +131,10 @@ class TimeoutPool:
         if not (old.answered or timed_out):
             self.start_failures += 1
             if self.start_failures >= START_FAILURES:
+                try:  # its pipe closed a moment before it exited: let it finish, for its last words
+                    old.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
                 reason = old.last_error() if old.proc.poll() is not None else f"no answer in {START_TIMEOUT:.0f} s"
                 self.close()
                 raise R1pipeError(f"grading workers for {self.target} cannot start: {reason}")

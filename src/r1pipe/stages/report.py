@@ -139,15 +139,16 @@ def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | Non
     return _table(["claim", "the paper's finding", f"Δ pass@1 on {bench}", "SE of Δ", "here"], rows), deltas
 
 
-def never_rewarded(models_dir: Path | None, names: list[str]) -> dict[str, str]:
-    """RL models whose every logged step had a mean reward of 0: every advantage was 0, so RL never ran."""
+def never_advantaged(models_dir: Path | None, names: list[str]) -> dict[str, str]:
+    """RL models in whose every logged step each group's completions scored alike (TRL's ``reward_std``, the
+    mean of the groups' reward spreads, was 0): every advantage was 0, so RL never moved the model."""
     found = {}
     for name in names:
         f = Path(models_dir or "") / name / "train_log.json"
         if models_dir and f.is_file():
-            rewards = [h["reward"] for h in json.loads(f.read_text()) if "reward" in h]
-            if rewards and max(rewards) <= 0:
-                found[name] = f"never received a reward in {len(rewards)} RL steps"
+            spreads = [h["reward_std"] for h in json.loads(f.read_text()) if "reward_std" in h]
+            if spreads and max(spreads) == 0:
+                found[name] = f"never received a reward that differed within a group in {len(spreads)} RL steps"
     return found
 
 
@@ -165,24 +166,24 @@ def ancestors(path: Path) -> set[Path]:
     return seen
 
 
-def recipe_costs(models_dir: Path, left: str, right: str) -> dict[str, tuple[float, int, list[str]]]:
+def recipe_costs(models_dir: Path, left: str, right: str) -> dict[str, dict]:
     """What each side of a comparison cost beyond what both share (the base, the prompts): per side, the
-    seconds of its stages (run logs), its RL completions (max_steps x completions per step) and the
-    outputs counted."""
+    outputs counted, their RL completions (max_steps x completions per step x processes, from the manifests
+    and run logs) and their seconds (from the run logs)."""
     mine = {name: ancestors(Path(models_dir) / name) for name in (left, right)}
     costs = {}
     for name, other in ((left, right), (right, left)):
-        seconds, completions, outs = 0.0, 0, []
+        cost = {"outputs": [], "rl_completions": 0, "seconds": 0.0}
         for path in sorted(mine[name] - mine[other]):
             log = json.loads(run_log_path(path).read_text()) if run_log_path(path).is_file() else {}
             manifest = read_manifest(path)
-            seconds += log.get("seconds", 0.0)
+            cost["seconds"] += log.get("seconds", 0.0)
             if manifest["stage"].startswith("rl_"):
                 params = manifest["params"]
-                completions += (params.get("max_steps", 0) * params.get("per_device_train_batch_size", 0)
-                                * log.get("processes", 1))
-            outs.append(str(path))
-        costs[name] = (seconds, completions, outs)
+                cost["rl_completions"] += (params.get("max_steps", 0) * params.get("per_device_train_batch_size", 0)
+                                           * log.get("processes", 1))
+            cost["outputs"].append(str(path))
+        costs[name] = cost
     return costs
 
 
@@ -313,7 +314,8 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
              "Format rate (one `<think>` block, then one `<answer>`) and mean completion length in tokens:", "",
              shape, "", "![pass@1 per stage](pass_at_1.png)", ""]
     first = next(b for b, m in next(iter(metrics.values())).items() if isinstance(m, dict))
-    untested = never_rewarded(models_dir, list(RL_STAGES))
+    costs: dict[str, dict] = {}
+    untested = never_advantaged(models_dir, list(RL_STAGES))
     checked, deltas = claims(metrics, first, problems, seeds, untested)
     if checked:
         parts += ["## The paper's findings, checked", "",
@@ -322,17 +324,20 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                   "per-problem differences); without per-problem scores, with the two SEs combined (unpaired). "
                   "A model trained with several seeds is judged on their mean: its SE adds the problems' paired "
                   "SE (of the seed-averaged differences) and the seeds' (their differences' spread over "
-                  "√seeds) in quadrature. A comparison in which one side never received a reward tests nothing.",
+                  "√seeds) in quadrature. A comparison in which one side's RL never had an advantage (a group's "
+                  "completions all scored alike at every step) tests nothing.",
                   "", checked, ""]
         for name, runs in seeds.items():
             parts += [f"{name} is judged over {len(runs)} seeds: the chain's `models/{name}` (the one the chain "
                       f"continues from) and {', '.join(f'`{r}`' for r in runs[1:])} (`{seeds_dir}`).", ""]
         for left, right in COSTED:
             if models_dir and {left, right} <= set(metrics) and f"{left} > {right}" in deltas:
-                costs = recipe_costs(Path(models_dir), left, right)
+                costs[f"{left} > {right}"] = cost = recipe_costs(Path(models_dir), left, right)
+                # Seconds vary between runs, so they go to the run log (reports.run.json), not the report.
                 parts += [f"Compute of `{left} > {right}` beyond the base both start from: "
-                          + "; ".join(f"{n}: {sec:.0f} s, {rl} RL completions ({', '.join(outs)})"
-                                      for n, (sec, rl, outs) in costs.items()) + ".", ""]
+                          + "; ".join(f"{n}: {c['rl_completions']} RL completions ({', '.join(c['outputs'])})"
+                                      for n, c in cost.items())
+                          + ". Their seconds, from the run logs: `reports.run.json`.", ""]
     trouble = warnings(models_dir, cfg.models)
     if trouble:
         parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing; a claim that rests on "
@@ -358,8 +363,9 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                     parts += [f"<details><summary>{name} on {bench}: correct = {ex['correct']}</summary>", "",
                               f"**prompt:** {ex['prompt']}", "", "```", ex["completion"], "```",
                               f"gold: `{ex['answer']}`", "</details>", ""]
-    # No run log: the report is the last stage, and its timing is of no interest.
-    with stage_output("report", out, code=__name__, params=cfg.model_dump(), run_log=False) as run:
+    with stage_output("report", out, code=__name__, params=cfg.model_dump()) as run:
+        run.log["compute"] = {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"]}
+                                      for n, c in cost.items()} for claim, cost in costs.items()}
         (run.dir / "report.md").write_text("\n".join(parts))
         plot_accuracy(metrics, cfg.models, run.dir / "pass_at_1.png")
         if logs:
