@@ -147,4 +147,6 @@ def test_explain_prints_trls_help_for_trl_fields_and_r1pipes_for_its_own():
     assert help_text in " ".join(text.split())
     assert "r1pipe's default: 'grpo'" in text and "TRL's default: 'dapo'" in text
     assert "Train only the top N decoder layers" in GRPOSection.explain("train_layers")
+    from r1pipe.config.seeds import SeedsSection
+    assert SeedsSection.explain("rl_reasoning").endswith("Default: [1, 2].")  # a default_factory, called
     assert "did you mean per_device_train_batch_size" in ColdstartSection.explain("batch_size")

@@ -59,7 +59,8 @@ class Section(BaseModel):
         field = cls.model_fields.get(key)
         if field is None:
             return f"{key}: unknown key (known: {', '.join(cls.model_fields)})"
-        return f"{key}: {field.description or 'no description'} Default: {field.default!r}."
+        default = field.get_default(call_default_factory=True)
+        return f"{key}: {field.description or 'no description'} Default: {default!r}."
 
 
 class Lora(BaseModel):
