@@ -176,13 +176,13 @@ def test_report_checks_the_papers_findings_against_standard_errors():
 
 
 def test_a_claim_whose_model_never_had_an_advantage_is_not_tested(tmp_path):
-    from r1pipe.stages.report import claims, never_advantaged
+    from r1pipe.stages.report import _rl_logs, claims, never_advantaged
 
     for name, spreads in {"zero": [0.0, 0.0, 0.0], "B": [0.0, 0.2, 0.0]}.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "train_log.json").write_text(json.dumps(
             [{"reward": -0.5, "reward_std": s, "step": i} for i, s in enumerate(spreads)] + [{"train_loss": 0.1}]))
-    untested = never_advantaged(tmp_path, ["zero", "B", "D"])  # B learned from one step; D has no log
+    untested = never_advantaged(_rl_logs(tmp_path))  # B learned from one step; D has no log
     assert untested == {"zero": "never received a reward that differed within a group in 3 RL steps"}
     metrics = {"base": {"x": {"pass@1": 0.1, "pass@1_se": 0.01}}, "zero": {"x": {"pass@1": 0.5, "pass@1_se": 0.01}}}
     table, _ = claims(metrics, "x", untested=untested)

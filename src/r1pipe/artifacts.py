@@ -155,8 +155,7 @@ class StageRun:
 
 @contextmanager
 def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None = None,
-                 inputs: dict[str, Path | str] | None = None, parent: str | None = None, manifest: bool = True,
-                 run_log: bool = True):
+                 inputs: dict[str, Path | str] | None = None, parent: str | None = None, manifest: bool = True):
     """Run a stage's body: time it, give it a temporary output directory, then write the manifest,
     rename the output into place, write the run log and print the summary.
 
@@ -184,11 +183,10 @@ def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None 
             raise R1pipeError(f"no space left on device while writing {out}: nothing was written") from None
         raise
     if main:
-        if run_log:
-            write_json_atomic(run_log_path(out), {"stage": stage, "seconds": round(time.time() - started, 2),
-                                                  "code_version": code_version(), "code_sha256": code_hash(code),
-                                                  "processes": distributed.world(),
-                                                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **run.log})
+        write_json_atomic(run_log_path(out), {"stage": stage, "seconds": round(time.time() - started, 2),
+                                              "code_version": code_version(), "code_sha256": code_hash(code),
+                                              "processes": distributed.world(),
+                                              "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **run.log})
         summary(stage, {"output": out, **run.wrote}, run.numbers, started)
     distributed.barrier()  # no process ends before the output is in place
 

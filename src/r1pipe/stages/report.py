@@ -112,10 +112,13 @@ def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | Non
     mean. ``untested``: models whose training never received a reward, and why: their claims test nothing."""
     problems, seeds, untested = problems or {}, seeds or {}, untested or {}
     rows, deltas = [], {}
+
+    def per(name: str) -> dict | None:
+        return problems.get(name, {}).get(bench)
+
     for left, rel, right, what in CLAIMS:
         if bench not in metrics.get(left, {}) or bench not in metrics.get(right, {}):
             continue
-        per = lambda name: problems.get(name, {}).get(bench)  # noqa: E731
         runs = seeds.get(left, [left])
         if len(runs) > 1:
             diff, se, kind, each = seeds_difference([(metrics[r][bench], per(r)) for r in runs],
@@ -139,16 +142,15 @@ def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | Non
     return _table(["claim", "the paper's finding", f"Δ pass@1 on {bench}", "SE of Δ", "here"], rows), deltas
 
 
-def never_advantaged(models_dir: Path | None, names: list[str]) -> dict[str, str]:
-    """RL models in whose every logged step each group's completions scored alike (TRL's ``reward_std``, the
-    mean of the groups' reward spreads, was 0): every advantage was 0, so RL never moved the model."""
+def never_advantaged(logs: dict[str, list[dict]]) -> dict[str, str]:
+    """RL models (``logs``: their logged steps, ``_rl_logs``) in whose every step each group's completions scored
+    alike (TRL's ``reward_std``, the mean of the groups' reward spreads, was 0): every advantage was 0, so RL
+    never moved the model."""
     found = {}
-    for name in names:
-        f = Path(models_dir or "") / name / "train_log.json"
-        if models_dir and f.is_file():
-            spreads = [h["reward_std"] for h in json.loads(f.read_text()) if "reward_std" in h]
-            if spreads and max(spreads) == 0:
-                found[name] = f"never received a reward that differed within a group in {len(spreads)} RL steps"
+    for name, steps in logs.items():
+        spreads = [h["reward_std"] for h in steps if "reward_std" in h]
+        if spreads and max(spreads) == 0:
+            found[name] = f"never received a reward that differed within a group in {len(spreads)} RL steps"
     return found
 
 
@@ -158,8 +160,8 @@ def ancestors(path: Path) -> set[Path]:
     todo = [Path(path)]
     while todo:
         current = todo.pop()
-        manifest = read_manifest(current)
-        if current in seen or manifest is None:
+        manifest = None if current in seen else read_manifest(current)
+        if manifest is None:
             continue
         seen.add(current)
         todo += [Path(item["path"]) for item in manifest["inputs"].values()]
@@ -288,24 +290,28 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     import matplotlib
 
     matplotlib.use("Agg")
-    metrics = {n: json.loads((Path(metrics_dir) / f"{n}.json").read_text())
-               for n in cfg.models if (Path(metrics_dir) / f"{n}.json").is_file()}
+    metrics: dict[str, dict] = {}
+    problems: dict[str, dict] = {}
+
+    def read_eval(name: str, path: Path) -> None:
+        """An eval's metrics JSON, and its per-problem scores beside it where there are any."""
+        metrics[name] = json.loads(path.read_text())
+        per = path.with_name(f"{path.stem}.problems.json")
+        if per.is_file():
+            problems[name] = json.loads(per.read_text())
+
+    for name in cfg.models:
+        if (Path(metrics_dir) / f"{name}.json").is_file():
+            read_eval(name, Path(metrics_dir) / f"{name}.json")
     if not metrics:
         raise R1pipeError(f"no eval metrics in {metrics_dir} for any of: {', '.join(cfg.models)}")
-    problems = {n: json.loads((Path(metrics_dir) / f"{n}.problems.json").read_text())
-                for n in metrics if (Path(metrics_dir) / f"{n}.problems.json").is_file()}
     # A model's other seeds (``B-1``...) join the claims about it, never the tables.
     seeds: dict[str, list[str]] = {}
     for name, files in load_seeds(seeds_dir).items():
-        if name not in metrics:
-            continue
-        seeds[name] = [name]
-        for seed, f in files.items():
-            metrics[f"{name}-{seed}"] = json.loads(f.read_text())
-            per = f.with_name(f"{f.stem}.problems.json")
-            if per.is_file():
-                problems[f"{name}-{seed}"] = json.loads(per.read_text())
-            seeds[name].append(f"{name}-{seed}")
+        if name in metrics:
+            seeds[name] = [name, *(f"{name}-{seed}" for seed in files)]
+            for seed, f in files.items():
+                read_eval(f"{name}-{seed}", f)
     accuracy, shape = tables(metrics, cfg.models)
     logs = _rl_logs(models_dir)
     parts = ["# r1pipe report", "",
@@ -315,7 +321,7 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
              shape, "", "![pass@1 per stage](pass_at_1.png)", ""]
     first = next(b for b, m in next(iter(metrics.values())).items() if isinstance(m, dict))
     costs: dict[str, dict] = {}
-    untested = never_advantaged(models_dir, list(RL_STAGES))
+    untested = never_advantaged(logs)
     checked, deltas = claims(metrics, first, problems, seeds, untested)
     if checked:
         parts += ["## The paper's findings, checked", "",
