@@ -79,6 +79,20 @@ def test_config_is_a_leaf_and_no_import_circle_remains():
     assert codegraph.cycles() == []
 
 
+def test_data_imports_no_engine_trainer_or_stage():
+    """data/ sits below engines/, training/ and stages/: the types it shares with the engines (Completion,
+    Sampling) live in data/ and config/, so a filter or a mixture loads no generation code."""
+    data = [str(p.relative_to(REPO / "src")).removesuffix(".py").replace("/", ".")
+            for p in (REPO / "src/r1pipe/data").glob("*.py")]
+    def above_data(*modules):
+        return {m for m in codegraph.closure(*modules) if m.startswith(("r1pipe.engines", "r1pipe.training",
+                                                                          "r1pipe.stages"))}
+
+    assert above_data(*data) == set()
+    # The check can fail: a module that loads the engines (training's prefill check) is found.
+    assert "r1pipe.engines.base" in above_data("r1pipe.training.grpo")
+
+
 def test_shared_modules_are_deps_of_every_stage():
     for name, body in bodies(STAGES):
         assert {"src/r1pipe/cli.py", "src/r1pipe/config/__init__.py", "src/r1pipe/artifacts.py"} <= set(

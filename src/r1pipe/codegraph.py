@@ -5,7 +5,7 @@ ones included. This module finds them from the source text alone (``ast``), so
 it imports nothing and can run anywhere:
 
 - ``closure("r1pipe.stages.grpo")``: every r1pipe module that the stage module can load;
-- ``code_hash(...)``: one sha256 over those files, written into each output's manifest;
+- ``code_hash(...)``: one sha256 over those files, written into each output's run log (``<out>.run.json``);
 - the test ``tests/test_deps.py`` uses the same closure to check that ``dvc.yaml``
   lists exactly these files as the stage's code deps.
 """

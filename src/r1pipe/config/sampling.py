@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,18 @@ class SamplingSection(Section, WeightedRewards):
     max_prompts: int | None = Field(None, ge=1)
     batch_size: int = Field(16, ge=1, description="Prompts per generate call (hf engine).")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model (vllm engine).")
+
+
+_DEFAULTS = SamplingSection.model_fields
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """One generation call's settings, as the engines take them; left out, the generation sections' defaults."""
+
+    temperature: float = _DEFAULTS["temperature"].default
+    top_p: float = _DEFAULTS["top_p"].default
+    max_new_tokens: int = _DEFAULTS["max_new_tokens"].default
 
 
 class Judge(BaseModel):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import re
 
-from r1pipe.engines.base import Completion
+from r1pipe.data.completion import Completion
 from r1pipe.rewards.language import chain_of_thought, target_share
 from r1pipe.rewards.repetition import repetition_penalty
 

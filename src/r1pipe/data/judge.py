@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from r1pipe.engines.base import Sampling
+from r1pipe.config.sampling import Sampling
 from r1pipe.rewards.reward_model import final_answer
 
 RUBRIC = (

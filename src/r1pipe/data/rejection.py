@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+from r1pipe.data.completion import Completion
 from r1pipe.data.filters import deduplicate, verdicts
-from r1pipe.engines.base import Completion
 
 
 def select(indices: list[int], group: list[Completion], k: int, rule: str, rng: random.Random) -> list[int]:

@@ -1,29 +1,12 @@
-"""What every generation engine shares: sampling settings, completions, and prompt formatting."""
+"""What every generation engine shares: prompt formatting, and the sampling settings (``config/sampling.py``)
+and completions (``data/completion.py``) it is given and returns."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from r1pipe.config.sampling import Sampling
+from r1pipe.data.completion import Completion
 
-from r1pipe.config.sampling import SamplingSection
-
-_SECTION = SamplingSection.model_fields
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """One generation's settings; left out, the generation sections' defaults (config/sampling.py)."""
-
-    temperature: float = _SECTION["temperature"].default
-    top_p: float = _SECTION["top_p"].default
-    max_new_tokens: int = _SECTION["max_new_tokens"].default
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    n_tokens: int
-    finished: bool  # ended with eos rather than running into max_new_tokens
-    token_ids: tuple[int, ...] | None = None
+__all__ = ["Completion", "Sampling", "format_prompts", "think_prefilled"]
 
 
 def think_prefilled(tok) -> bool:
