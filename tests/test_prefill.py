@@ -4,11 +4,13 @@ the reasoning, and format and extraction score it as the turn it continues."""
 import json
 import shutil
 
+import pytest
 import yaml
 
 from conftest import cli
 from r1pipe.config.sampling import EvalSection
-from r1pipe.engines import Completion, Sampling
+from r1pipe.data.templates import apply_template
+from r1pipe.engines import Completion, Sampling, flag_prefilled
 from r1pipe.engines.base import think_prefilled
 from r1pipe.models import load_tokenizer
 from r1pipe.models.tiny import CHATML
@@ -62,15 +64,38 @@ def test_eval_scores_prefilled_completions(chain):
         Prefilling.think_prefilled = True
 
 
-def test_grpo_hands_the_flag_to_its_rewards(chain):
-    prefilling_copy(chain / "models/A", chain / "models/A_prefill")
+def test_the_zero_think_template_opens_the_block_for_any_model():
+    """R1-Zero with a prefilled <think> (TinyZero's template): the prompt ends inside the block whatever the
+    model's chat template, and the rows say so; the paper's plain template does not."""
+    question = [{"role": "user", "content": "2+2?"}]
+    assert apply_template(question, "zero_think") == apply_template(question, "zero") + " <think>"
+    rows = [{"prompt": question, "answer": "4"}]
+    engine = Prefilling()
+    engine.think_prefilled = False  # a model whose own chat template opens nothing
+    assert flag_prefilled(rows, engine, "zero_think")[0]["think_prefilled"] is True
+    assert "think_prefilled" not in flag_prefilled(rows, engine, "zero")[0]
+    assert "think_prefilled" not in flag_prefilled(rows, engine, "chat")[0]
+
+
+@pytest.mark.parametrize("template", ["chat", "zero_think"])
+def test_grpo_hands_the_flag_to_its_rewards(chain, template):
+    """chat: a model whose chat template opens <think>; zero_think: an ordinary model under a template that
+    opens it."""
+    model = f"models/A_{template}"
+    if template == "chat":
+        prefilling_copy(chain / "models/A", chain / model)
+    else:
+        shutil.copytree(chain / "models/A", chain / model)
     params = yaml.safe_load((chain / "params.yaml").read_text())
     params["rl_prefill"] = {**params["rl_reasoning"], "max_steps": 1, "save_steps": 0, "sample_every": 1,
-                            "rewards": {"format": 1.0}}
+                            "rewards": {"format": 1.0}, "template": template}
     (chain / "prefill.yaml").write_text(yaml.safe_dump(params))
-    cli("grpo", "--params", "prefill.yaml", "--section", "rl_prefill", "--model", "models/A_prefill",
-        "--out", "models/prefill_rl", "--live", "dvclive/rl_prefill", cwd=chain)
-    samples = [json.loads(line) for line in (chain / "models/prefill_rl/samples.jsonl").read_text().splitlines()]
+    out = f"models/prefill_rl_{template}"
+    cli("grpo", "--params", "prefill.yaml", "--section", "rl_prefill", "--model", model,
+        "--out", out, "--live", f"dvclive/rl_prefill_{template}", cwd=chain)
+    samples = [json.loads(line) for line in (chain / out / "samples.jsonl").read_text().splitlines()]
     assert samples and all(s["think_prefilled"] is True for s in samples)
+    if template == "zero_think":  # the policy was given the plain-text prompt that ends inside the block
+        assert all(s["prompt"].endswith("Assistant: <think>") for s in samples)
     fmt = get_reward("format")
     assert all(s["format"] == fmt(None, [s["completion"]], think_prefilled=[True])[0] for s in samples)

@@ -37,6 +37,9 @@ SYSTEM_PROMPT = (
 
 TaskName = Literal["math", "code", "countdown", "general"]
 AnswerFormat = Literal["plain", "gsm8k", "boxed"]
+# chat: the model's chat template; zero: the paper's R1-Zero plain-text template; zero_think: the same, ending
+# with an opened <think> (data/templates.py), so that a base that never writes a tag starts inside one.
+PromptTemplate = Literal["chat", "zero", "zero_think"]
 
 
 def is_local(source: str) -> bool:

@@ -8,11 +8,11 @@ The fields below are r1pipe's own.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field
 
-from r1pipe.config import TrainableLayers, WeightedRewards
+from r1pipe.config import PromptTemplate, TrainableLayers, WeightedRewards
 from r1pipe.config.trl import TRLSection
 
 
@@ -38,8 +38,9 @@ class GRPOSection(TRLSection, WeightedRewards, TrainableLayers):
     save_steps: int = Field(10, ge=0, description="Checkpoint every N steps into the work directory beside the "
                             "output; a killed run, rerun with the same inputs, resumes from the last one. 0: never.")
     # --- prompts
-    template: Literal["chat", "zero"] = Field(
-        "chat", description="chat: the model's chat template; zero: the paper's R1-Zero plain-text template.")
+    template: PromptTemplate = Field(
+        "chat", description="chat: the model's chat template; zero: the paper's R1-Zero plain-text template; "
+        "zero_think: the same template ending with an opened <think>, the completion starting inside it.")
     max_prompts: int | None = Field(None, ge=1, description="Reasoning prompts to use (None: all).")
     general_prompts: str | None = Field(None, description="rl_all: a jsonl/parquet of general prompts (`question`).")
     general_ratio: float = Field(0.0, ge=0, lt=1, description="rl_all: share of general prompts in the mixture.")

@@ -8,14 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from r1pipe.config import SYSTEM_PROMPT, AnswerFormat, Section, TaskName, WeightedRewards, is_local
+from r1pipe.config import SYSTEM_PROMPT, AnswerFormat, PromptTemplate, Section, TaskName, WeightedRewards, is_local
 
 
 class SamplingSection(Section, WeightedRewards):
     """Generation settings shared by reject-sample and eval."""
 
     engine: Literal["auto", "hf", "vllm"] = "auto"
-    template: Literal["chat", "zero"] = Field("chat", description="zero: sample an R1-Zero model in its template.")
+    template: PromptTemplate = Field("chat", description="zero, zero_think: sample an R1-Zero model in its template.")
     temperature: float = Field(0.6, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
     max_new_tokens: int = Field(256, ge=1)

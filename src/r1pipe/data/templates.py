@@ -17,10 +17,18 @@ ZERO_TEMPLATE = (
 
 
 def apply_template(prompt: list[dict], template: str):
-    """``chat``: the messages as they are; ``zero``: the user's question in the R1-Zero text template."""
-    if template == "zero":
-        return ZERO_TEMPLATE.format(question=prompt[-1]["content"])
+    """``chat``: the messages as they are; ``zero``: the user's question in the R1-Zero text template;
+    ``zero_think``: the same, ending with an opened ``<think>`` (as TinyZero's template does)."""
+    if template in ("zero", "zero_think"):
+        text = ZERO_TEMPLATE.format(question=prompt[-1]["content"])
+        return text + " <think>" if opens_think(template) else text
     return prompt
+
+
+def opens_think(template: str) -> bool:
+    """Whether the prompt template itself opens the think block, so that the rewards score each completion as
+    the turn it continues (``think_prefilled``), as they do for chat templates that open it (Qwen3)."""
+    return template == "zero_think"
 
 
 def make_prompt(system_prompt: str, question: str) -> list[dict]:

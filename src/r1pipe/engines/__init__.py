@@ -14,6 +14,7 @@ import importlib.util
 import torch
 
 from r1pipe import R1pipeError
+from r1pipe.data.templates import opens_think
 from r1pipe.engines.base import Completion, Sampling, format_prompts
 
 __all__ = ["Completion", "Sampling", "format_prompts", "make_engine", "open_engine", "pick_engine"]
@@ -41,9 +42,10 @@ def make_engine(name: str, model_dir, batch_size: int = 16, tensor_parallel_size
 
 
 def flag_prefilled(rows: list[dict], engine, template: str) -> list[dict]:
-    """Rows with ``think_prefilled`` set when the engine's chat template opens the think block itself, so that
-    the rewards (format, language) score the completion as the turn it continues (rewards.extract.turn_text)."""
-    if template != "chat" or not getattr(engine, "think_prefilled", False):
+    """Rows with ``think_prefilled`` set when the prompt template or the engine's chat template opens the think
+    block itself, so that the rewards (format, language) score the completion as the turn it continues
+    (rewards.extract.turn_text)."""
+    if not (opens_think(template) or template == "chat" and getattr(engine, "think_prefilled", False)):
         return rows
     return [{**row, "think_prefilled": True} for row in rows]
 
