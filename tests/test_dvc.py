@@ -70,6 +70,16 @@ ALL = {"base", "base_student", "prepare", "coldstart", "rl_reasoning", "rl_reaso
 ZERO = {"base_student", "rl_zero", "eval@zero"}  # what depends on the base alone
 
 
+@pytest.fixture
+def reproduced(repo):
+    """The whole pipeline run and committed: done by the first test in a full run; here when the slow tests
+    run alone (`pytest -m slow`)."""
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "reproduced", "--allow-empty"], repo)
+    return repo
+
+
 def test_repro_runs_everything_then_nothing(repo):
     assert ran(run(["dvc", "repro"], repo)) == ALL
     assert (repo / "reports/report.md").is_file()
@@ -180,24 +190,24 @@ def experiments(shown) -> dict[str, dict]:
     return found
 
 
-def test_an_experiment_runs_beside_the_workspace(repo):
+def test_an_experiment_runs_beside_the_workspace(reproduced):
     """`dvc exp run --temp -S`: one changed param, run in a temporary copy, its table in `dvc exp show`."""
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "before the experiment"], repo)
+    repo = reproduced
+    workspace_seed = yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"]
     out = run(["dvc", "exp", "run", "--temp", "-S", "distill.seed=4", "-n", "distill-4"], repo)
     assert ran(out) == {"distill", "eval@student", "report"}
     data = experiments(json.loads(run(["dvc", "exp", "show", "--json"], repo)))["distill-4"]
     assert data["params"]["params.yaml"]["data"]["distill"]["seed"] == 4
     assert set(data["metrics"]["metrics/report.json"]["data"]["pass@1"]) == {"base", "A", "B", "C", "D", "zero",
                                                                             "student"}
-    assert yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"] == 1
+    assert yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"] == workspace_seed
 
 
 @pytest.mark.slow  # DVC's queue can hang on a loaded machine (treeverse/dvc#10398), so CI runs --temp above
-def test_a_sweep_is_queued_dvc_experiments(repo):
+def test_a_sweep_is_queued_dvc_experiments(reproduced):
     """The README's sweep: experiments queued with -S, run two at a time, each one's table in `dvc exp show`."""
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "before the sweep"], repo)
+    repo = reproduced
+    workspace_seed = yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"]
     for seed in (2, 3):
         run(["dvc", "exp", "run", "--queue", "-S", f"distill.seed={seed}", "-n", f"distill-{seed}"], repo)
     run(["dvc", "exp", "run", "--run-all", "-j", "2"], repo)
@@ -208,11 +218,12 @@ def test_a_sweep_is_queued_dvc_experiments(repo):
         table = data["metrics"]["metrics/report.json"]["data"]
         assert set(table["pass@1"]) == {"base", "A", "B", "C", "D", "zero", "student"}
     # The workspace is untouched: the queue ran in temporary copies.
-    assert yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"] == 1
+    assert yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"] == workspace_seed
 
 
 @pytest.mark.slow
-def test_coldstart_seed_reruns_everything_downstream_of_A_and_back_gives_the_same_bytes(repo):
+def test_coldstart_seed_reruns_everything_downstream_of_A_and_back_gives_the_same_bytes(reproduced):
+    repo = reproduced
     before = outs_in_lock(repo)
     set_param(repo, "coldstart", "seed", 1)
     downstream = ALL - {"base", "prepare", "eval@base"} - ZERO
@@ -227,11 +238,10 @@ def test_coldstart_seed_reruns_everything_downstream_of_A_and_back_gives_the_sam
 
 
 @pytest.mark.slow
-def test_generation_on_two_processes_from_params_reruns_only_what_it_launches(repo):
+def test_generation_on_two_processes_from_params_reruns_only_what_it_launches(reproduced):
     """params.yaml's `launch` reaches dvc.yaml's commands: reject-sample and eval rerun on 2 processes, write
     the same bytes, and nothing after them reruns."""
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "before the launcher"], repo)
+    repo = reproduced
     before = outs_in_lock(repo)
     out = run(["dvc", "exp", "run", "-S", "launch.generate=torchrun --standalone --nproc_per_node 2 -m r1pipe"],
               repo)
