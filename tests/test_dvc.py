@@ -34,6 +34,10 @@ def ran(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
+def get_param(repo, section, key):
+    return yaml.safe_load((repo / "params.yaml").read_text())[section][key]
+
+
 def set_param(repo, section, key, value):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params[section][key] = value
@@ -193,21 +197,21 @@ def experiments(shown) -> dict[str, dict]:
 def test_an_experiment_runs_beside_the_workspace(reproduced):
     """`dvc exp run --temp -S`: one changed param, run in a temporary copy, its table in `dvc exp show`."""
     repo = reproduced
-    workspace_seed = yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"]
+    workspace_seed = get_param(repo, "distill", "seed")
     out = run(["dvc", "exp", "run", "--temp", "-S", "distill.seed=4", "-n", "distill-4"], repo)
     assert ran(out) == {"distill", "eval@student", "report"}
     data = experiments(json.loads(run(["dvc", "exp", "show", "--json"], repo)))["distill-4"]
     assert data["params"]["params.yaml"]["data"]["distill"]["seed"] == 4
     assert set(data["metrics"]["metrics/report.json"]["data"]["pass@1"]) == {"base", "A", "B", "C", "D", "zero",
                                                                             "student"}
-    assert yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"] == workspace_seed
+    assert get_param(repo, "distill", "seed") == workspace_seed
 
 
 @pytest.mark.slow  # DVC's queue can hang on a loaded machine (treeverse/dvc#10398), so CI runs --temp above
 def test_a_sweep_is_queued_dvc_experiments(reproduced):
     """The README's sweep: experiments queued with -S, run two at a time, each one's table in `dvc exp show`."""
     repo = reproduced
-    workspace_seed = yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"]
+    workspace_seed = get_param(repo, "distill", "seed")
     for seed in (2, 3):
         run(["dvc", "exp", "run", "--queue", "-S", f"distill.seed={seed}", "-n", f"distill-{seed}"], repo)
     run(["dvc", "exp", "run", "--run-all", "-j", "2"], repo)
@@ -218,7 +222,7 @@ def test_a_sweep_is_queued_dvc_experiments(reproduced):
         table = data["metrics"]["metrics/report.json"]["data"]
         assert set(table["pass@1"]) == {"base", "A", "B", "C", "D", "zero", "student"}
     # The workspace is untouched: the queue ran in temporary copies.
-    assert yaml.safe_load((repo / "params.yaml").read_text())["distill"]["seed"] == workspace_seed
+    assert get_param(repo, "distill", "seed") == workspace_seed
 
 
 @pytest.mark.slow

@@ -25,10 +25,11 @@ def apply_template(prompt: list[dict], template: str):
     return prompt
 
 
-def opens_think(template: str) -> bool:
-    """Whether the prompt template itself opens the think block, so that the rewards score each completion as
-    the turn it continues (``think_prefilled``), as they do for chat templates that open it (Qwen3)."""
-    return template == "zero_think"
+def opens_think(template: str, chat_template_opens: bool = False) -> bool:
+    """Whether the prompt ends inside an opened think block, so that the rewards score each completion as the
+    turn it continues (``think_prefilled``): ``zero_think`` opens it, and so does a chat template that opens
+    it itself (Qwen3; ``chat_template_opens``, from ``engines.base.think_prefilled``)."""
+    return template == "zero_think" or template == "chat" and chat_template_opens
 
 
 def make_prompt(system_prompt: str, question: str) -> list[dict]:

@@ -174,7 +174,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     if live_dir and distributed.is_main():  # one row per step, from the process that writes
         callbacks.append(LiveCallback(live_dir, resume_step))
     tok = load_tokenizer(model_dir)
-    if opens_think(cfg.template) or cfg.template == "chat" and think_prefilled(tok):  # TRL hands columns to rewards
+    if opens_think(cfg.template, think_prefilled(tok)):  # TRL hands dataset columns to the rewards
         prompts = prompts.add_column("think_prefilled", [True] * len(prompts))
     if cfg.dynamic_sampling and distributed.world() > 1:
         raise R1pipeError(f"{label}.dynamic_sampling: runs on one process for now (this launch has "
