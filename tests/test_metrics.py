@@ -42,7 +42,7 @@ class FakeEngine:
     def __init__(self, completions):
         self.completions = completions
 
-    def generate(self, prompts, n, sampling, seed, label=""):
+    def generate(self, prompts, n, sampling, seed, label="", journal=None):
         return [[Completion(t, len(t.split()), True) for t in self.completions[i][:n]] for i in range(len(prompts))]
 
 

@@ -48,7 +48,7 @@ class Prefilling:
 
     think_prefilled = True
 
-    def generate(self, prompts, n, sampling, seed, label=""):
+    def generate(self, prompts, n, sampling, seed, label="", journal=None):
         return [[Completion("four\n</think>\n<answer>4</answer>", 9, True)] * n for _ in prompts]
 
 

@@ -92,7 +92,7 @@ class Canned:
     def __init__(self, answer):
         self.answer = answer
 
-    def generate(self, prompts, n, sampling, seed, label=""):
+    def generate(self, prompts, n, sampling, seed, label="", journal=None):
         return [[Completion(self.answer(p, j), 5, True, (1,) * 5) for j in range(n)] for p in prompts]
 
 

@@ -84,18 +84,39 @@ def content_hash(path: Path | str) -> str:
     """sha256 over a file, or over a directory's relative paths and file contents.
 
     The manifest itself is left out so that a directory's hash only covers what
-    the stage produced.
+    the stage produced. A stage asks for its model's hash twice (its resume stamp, its
+    manifest): the second time, files unchanged since (same sizes and times), it is not read again.
     """
     path = Path(path)
     if not path.exists():
         raise R1pipeError(f"{path}: not found")
-    h = hashlib.sha256()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.name != MANIFEST)
+    seen = (str(path.resolve()), tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    if seen not in _HASHED:
+        _HASHED[seen] = _hash_files(path, files)
+    return _HASHED[seen]
+
+
+_HASHED: dict[tuple, str] = {}
+
+
+def _hash_files(path: Path, files: list[Path]) -> str:
+    h = hashlib.sha256()
     for f in files:
         h.update(str(f.relative_to(path) if f != path else f.name).encode())
         with open(f, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
+    return h.hexdigest()
+
+
+def fingerprint(params: dict, inputs: dict[str, Path | str | None], code: str) -> str:
+    """What a stage's scratch work (``work_dir``) is valid for: its settings, its inputs' contents and the
+    r1pipe code it runs. A rerun with another fingerprint starts fresh."""
+    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for name, p in sorted(inputs.items()):
+        h.update(f"{name}={content_hash(p) if p else None}".encode())
+    h.update(code_hash(code).encode())
     return h.hexdigest()
 
 
@@ -202,6 +223,32 @@ def _output_dir(out: Path, manifest: bool):
             yield tmp
     else:
         yield Path(distributed.broadcast(None))
+
+
+@contextmanager
+def work_dir(out: Path | str, keep: tuple[type[BaseException], ...] = ()):
+    """A stage's scratch directory, a hidden sibling of its output (``models/.A.work``), removed on success.
+
+    A killed or interrupted run (SIGKILL, Ctrl-C) leaves it behind, so that a rerun resumes from what it
+    holds (a trainer's checkpoints, generation's finished batches), and so do the errors in ``keep``. Any
+    other error (a bad input, a full disk, which may have cut its newest file short) removes it. It must
+    be on a filesystem that every process sees, like the output.
+    """
+    work = Path(out).parent / f".{Path(out).name}.work"
+    if distributed.is_main():
+        work.mkdir(parents=True, exist_ok=True)
+    distributed.barrier()
+    try:
+        yield work
+    except keep:
+        raise
+    except Exception:
+        if distributed.is_main():
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    distributed.barrier()  # every process is done with it
+    if distributed.is_main():
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def read_manifest(path: Path | str) -> dict | None:

@@ -26,7 +26,7 @@ def parse_verdict(text: str) -> bool | None:
 
 
 def judge_scores(engine, rows: list[dict], groups: list[list], rubric: str, tasks: list[str],
-                 max_new_tokens: int, seed: int) -> list[list[float | None]]:
+                 max_new_tokens: int, seed: int, journal=None) -> list[list[float | None]]:
     """Per completion: 1.0 (pass), 0.0 (fail or unparseable), None (a task the judge does not grade)."""
     asks, where = [], []
     for i, (row, group) in enumerate(zip(rows, groups)):
@@ -41,7 +41,7 @@ def judge_scores(engine, rows: list[dict], groups: list[list], rubric: str, task
     out: list[list[float | None]] = [[None] * len(g) for g in groups]
     if asks:
         verdicts = engine.generate(asks, 1, Sampling(temperature=0.0, max_new_tokens=max_new_tokens), seed,
-                                   label="judge")
+                                   label="judge", journal=journal)
         for (i, j), v in zip(where, verdicts):
             out[i][j] = 1.0 if parse_verdict(v[0].text) else 0.0
     return out

@@ -1,8 +1,10 @@
 """Generation behind one interface, used by reject-sample and eval.
 
 ``make_engine(name, model_dir)`` returns an object with
-``generate(prompts, n, sampling, seed) -> list[list[Completion]]``: for each
-prompt (chat messages), ``n`` completions with their token counts.
+``generate(prompts, n, sampling, seed, label, journal) -> list[list[Completion]]``: for each
+prompt (chat messages), ``n`` completions with their token counts. Both generate in
+batches of ``batch_size`` prompts, which a ``journal`` (``engines/journal.py``) keeps on
+disk as they finish, so that a killed stage resumes.
 ``engine: auto`` picks vLLM when it is installed and a GPU is present, and
 transformers otherwise.
 """
@@ -37,7 +39,7 @@ def make_engine(name: str, model_dir, batch_size: int = 16, tensor_parallel_size
         raise R1pipeError("engine 'vllm' requested but vllm is not installed (pip install 'r1pipe[vllm]')")
     from r1pipe.engines.vllm import VLLMEngine
 
-    return VLLMEngine(model_dir, tensor_parallel_size=tensor_parallel_size)
+    return VLLMEngine(model_dir, tensor_parallel_size=tensor_parallel_size, batch_size=batch_size)
 
 
 

@@ -6,6 +6,7 @@ import torch
 
 from r1pipe import distributed
 from r1pipe.engines.base import Completion, Sampling, format_prompts, think_prefilled
+from r1pipe.engines.journal import Journal, call_key, run_batches
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.progress import progress
 
@@ -23,21 +24,25 @@ class HFEngine:
 
     @torch.no_grad()
     def generate(self, prompts: list[list[dict] | str], n: int, sampling: Sampling, seed: int,
-                 label: str = "generating") -> list[list[Completion]]:
+                 label: str = "generating", journal: Journal | None = None) -> list[list[Completion]]:
         """``n`` completions per prompt. Prompts go in batches of ``batch_size``; each batch is seeded from
         ``seed`` and its position, and under N processes each takes every N-th batch, so the completions
-        are the same whatever the number of processes."""
+        are the same whatever the number of processes. With a ``journal``, finished batches are kept on disk
+        and a rerun reads them back instead of generating them again."""
         texts = format_prompts(self.tok, prompts)
         starts = range(0, len(texts), self.batch_size)
-        mine = {}
+
+        def batch(b: int) -> list[list[Completion]]:
+            torch.manual_seed(seed + starts[b])
+            return self._generate(texts[starts[b] : starts[b] + self.batch_size], n, sampling)
+
+        sizes = [len(texts[s : s + self.batch_size]) for s in starts]
         with progress() as bar:
             task = bar.add_task(label, total=len(texts), status="")
-            for b in distributed.shard(len(starts)):
-                batch = texts[starts[b] : starts[b] + self.batch_size]
-                torch.manual_seed(seed + starts[b])
-                mine[b] = self._generate(batch, n, sampling)
-                bar.advance(task, len(batch) * distributed.world())  # the others go at about the same pace
-        return [group for part in distributed.merge(mine, len(starts)) for group in part]
+            # The others go at about the same pace.
+            parts = run_batches(journal, sizes, n, batch, call_key(texts, n, sampling, seed, self.batch_size, "hf"),
+                                label, advance=lambda b: bar.advance(task, sizes[b] * distributed.world()))
+        return [group for part in parts for group in part]
 
     def _generate(self, batch: list[str], n: int, sampling: Sampling) -> list[list[Completion]]:
         eos = self.tok.eos_token_id

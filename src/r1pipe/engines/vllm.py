@@ -5,8 +5,8 @@ On a GPU this is the fast path for reject-sample and eval. On a CPU the PyPI pac
 
 Data parallel: under N processes (``torchrun --nproc_per_node N``) each process runs its own
 engine on ``tensor_parallel_size`` GPUs of its own (process i: GPUs i*tp .. i*tp+tp-1) and
-generates every N-th prompt. Each prompt is seeded from ``seed`` and its index, so the
-completions do not depend on N.
+generates every N-th batch of ``batch_size`` prompts. Each prompt is seeded from ``seed`` and its
+index, so the completions depend neither on N nor on the batch size.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import torch
 
 from r1pipe import distributed
 from r1pipe.engines.base import Completion, Sampling, format_prompts, think_prefilled
+from r1pipe.engines.journal import Journal, call_key, run_batches
 
 
 class VLLMEngine:
-    def __init__(self, model_dir, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.85,
-                 max_model_len: int | None = None):
+    def __init__(self, model_dir, tensor_parallel_size: int = 1, batch_size: int = 64,
+                 gpu_memory_utilization: float = 0.85, max_model_len: int | None = None):
         from vllm import LLM
 
         if distributed.launched() and torch.cuda.is_available():  # vLLM's engine process reads this
@@ -34,18 +35,28 @@ class VLLMEngine:
                        max_model_len=max_model_len, dtype="auto", **kwargs)
         self.tok = self.llm.get_tokenizer()
         self.think_prefilled = think_prefilled(self.tok)
+        self.batch_size = batch_size
 
-    def generate(self, prompts: list, n: int, sampling: Sampling, seed: int, label: str = "generating"
-                 ) -> list[list[Completion]]:
+    def generate(self, prompts: list, n: int, sampling: Sampling, seed: int, label: str = "generating",
+                 journal: Journal | None = None) -> list[list[Completion]]:
+        """``n`` completions per prompt, each prompt seeded from ``seed`` and its index. Prompts go to the
+        engine ``batch_size`` at a time (the unit a ``journal`` keeps, and the unit processes share out)."""
         from vllm import SamplingParams
 
         texts = format_prompts(self.tok, prompts)
-        mine = list(distributed.shard(len(texts)))
-        params = [SamplingParams(n=n, temperature=sampling.temperature,
-                                 top_p=sampling.top_p if sampling.temperature else 1.0,
-                                 max_tokens=sampling.max_new_tokens, seed=seed + i, skip_special_tokens=True)
-                  for i in mine]
-        outputs = self.llm.generate([texts[i] for i in mine], params, use_tqdm=False) if mine else []
-        return distributed.merge({i: [Completion(c.text, len(c.token_ids), c.finish_reason == "stop",
-                                                 tuple(c.token_ids)) for c in out.outputs]
-                                  for i, out in zip(mine, outputs)}, len(texts))
+        starts = range(0, len(texts), self.batch_size)
+
+        def batch(b: int) -> list[list[Completion]]:
+            mine = range(starts[b], min(starts[b] + self.batch_size, len(texts)))
+            params = [SamplingParams(n=n, temperature=sampling.temperature,
+                                     top_p=sampling.top_p if sampling.temperature else 1.0,
+                                     max_tokens=sampling.max_new_tokens, seed=seed + i, skip_special_tokens=True)
+                      for i in mine]
+            outputs = self.llm.generate([texts[i] for i in mine], params, use_tqdm=False)
+            return [[Completion(c.text, len(c.token_ids), c.finish_reason == "stop", tuple(c.token_ids))
+                     for c in out.outputs] for out in outputs]
+
+        sizes = [len(texts[s : s + self.batch_size]) for s in starts]
+        parts = run_batches(journal, sizes, n, batch,
+                            call_key(texts, n, sampling, seed, self.batch_size, "vllm"), label)
+        return [group for part in parts for group in part]

@@ -8,7 +8,8 @@ own files and hub datasets. Sampling follows the paper (temperature 0.6, top-p
 0.95 by default). The metrics JSON, one block per benchmark, is what
 `dvc metrics show/diff` compares; a few sample completions (``A.samples.json``) and
 each problem's pass@1 by id (``A.problems.json``, for paired comparisons) go next to it
-for the report.
+for the report. Finished batches are kept in ``metrics/eval/.A.json.work`` until the
+stage ends, so a killed run resumes from them (``r1pipe.engines.journal``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from r1pipe import distributed
-from r1pipe.artifacts import stage_output, write_json_atomic
+from r1pipe.artifacts import fingerprint, stage_output, work_dir, write_json_atomic
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
 from r1pipe.data.templates import apply_template
 from r1pipe.engines import Sampling, flag_prefilled, open_engine
+from r1pipe.engines.journal import Journal
 from r1pipe.metrics import eval_metrics
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.extract import extract_answer
@@ -28,13 +30,13 @@ from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.seed import seed_everything
 
 
-def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampling, label: str
-             ) -> tuple[dict, list[dict], dict[str, float]] | None:
+def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampling, label: str,
+             journal: Journal | None = None) -> tuple[dict, list[dict], dict[str, float]] | None:
     """Metrics of one benchmark's rows, a few example completions, and each problem's pass@1 by id (for the
     report's paired comparisons). Every process generates its share; the main one grades (the others get
     None)."""
     prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
-    groups = engine.generate(prompts, k, sampling, cfg.seed, label=label)
+    groups = engine.generate(prompts, k, sampling, cfg.seed, label=label, journal=journal)
     if not distributed.is_main():
         return None
     rows = flag_prefilled(rows, engine, cfg.template)
@@ -62,7 +64,7 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
 
 def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None = None, engine=None) -> dict:
     name = name or Path(out).stem
-    with stage_output(f"eval {name}", out, code=__name__, manifest=False) as run:
+    with work_dir(out) as work, stage_output(f"eval {name}", out, code=__name__, manifest=False) as run:
         seed_everything(cfg.seed)
         suites = []  # (benchmark, its rows), all read before the model loads
         for bench in cfg.benchmarks:
@@ -72,15 +74,19 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
             suites.append((b, benchmarks.load(b, data, cfg.system_prompt)))
         unsafe = require_sandbox([r.get("task", "math") for _, rows in suites for r in rows], cfg.sandbox, "eval")
         engine = open_engine(cfg, model, engine)
+        # Finished batches are kept in the work directory: a killed run resumes from them.
+        journal = Journal(work, fingerprint(cfg.model_dump(), {"model": model, "data": data, **cfg.local_files()},
+                                            __name__))
         results, examples, problems = {}, {}, {}
         for b, rows in suites:
             sampling = Sampling(cfg.temperature if b.temperature is None else b.temperature,
                                 b.top_p or cfg.top_p, b.max_new_tokens or cfg.max_new_tokens)
-            graded = evaluate(engine, rows, cfg, b.k or cfg.k, sampling, f"eval {name}: {b.name}")
+            graded = evaluate(engine, rows, cfg, b.k or cfg.k, sampling, f"eval {name}: {b.name}", journal)
             if graded:
                 results[b.name], examples[b.name], problems[b.name] = graded
         if not distributed.is_main():
             return results
+        run.log["batches"] = journal.counts()
         if unsafe:  # beside the benchmarks' blocks, so that the report and `dvc metrics show` say so
             results["sandbox"] = run.numbers["sandbox"] = unsafe
         samples, per_problem = Path(out).with_suffix(".samples.json"), Path(out).with_suffix(".problems.json")

@@ -8,7 +8,9 @@ them with the shared rewards, keeps those that pass every enabled filter (see
 ``r1pipe.data.filters``), drops duplicates, keeps at most ``k`` per prompt, mixes
 in non-reasoning data at ``non_reasoning_ratio``, and writes a ``datasets``
 directory of prompt/completion rows with their source, task, rewards and filter
-results. Acceptance statistics go to ``--metrics``.
+results. Acceptance statistics go to ``--metrics``. Finished batches of samples are kept
+in ``data/.sft.work`` until the stage ends, so a killed run resumes from them
+(``r1pipe.engines.journal``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from r1pipe import R1pipeError, distributed
-from r1pipe.artifacts import stage_output, write_json_atomic
+from r1pipe.artifacts import fingerprint, stage_output, work_dir, write_json_atomic
 from r1pipe.config.sampling import RejectSampleSection
 from r1pipe.data.files import read_rows
 from r1pipe.data.filters import check_filters
@@ -28,6 +30,7 @@ from r1pipe.data.judge import RUBRIC, judge_scores
 from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template
 from r1pipe.engines import Sampling, flag_prefilled, make_engine, open_engine
+from r1pipe.engines.journal import Journal
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.seed import seed_everything
@@ -51,8 +54,8 @@ def non_reasoning_rows(path: str, n: int, seed: int) -> list[dict]:
 def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: Path, engine=None,
         judge_engine=None) -> dict:
     inputs = {"data": data, **({"model": model} if model else {}), **cfg.local_files()}
-    with stage_output("reject-sample", out, code=__name__, params=cfg.model_dump(), inputs=inputs,
-                      parent=str(model) if model else None) as run:
+    with work_dir(out) as work, stage_output("reject-sample", out, code=__name__, params=cfg.model_dump(),
+                                             inputs=inputs, parent=str(model) if model else None) as run:
         seed_everything(cfg.seed)
         rows = load_prompts(data, "train", cfg.max_prompts)
         unsafe = require_sandbox([r.get("task", "math") for r in rows], cfg.sandbox, "reject_sample")
@@ -61,13 +64,16 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
         engine = open_engine(cfg, model, engine)
         sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
         prompts = [apply_template(r["prompt"], cfg.template) for r in rows]
-        groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample")
+        # Finished batches are kept in the work directory: a killed run resumes from them.
+        journal = Journal(work, fingerprint(cfg.model_dump(), inputs, __name__))
+        groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample", journal=journal)
         if cfg.judge:  # a generation too: every process takes its share
             judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size)
             verdicts = judge_scores(judge_engine, rows, groups, cfg.judge.rubric or RUBRIC, cfg.judge.tasks,
-                                    cfg.judge.max_new_tokens, cfg.seed)
+                                    cfg.judge.max_new_tokens, cfg.seed, journal)
         if not distributed.is_main():  # the main process grades, filters and writes
             return {}
+        run.log["batches"] = journal.counts()
         rows = flag_prefilled(rows, engine, cfg.template)
         scores = score_groups(rows, groups, ["accuracy", "format"])
         for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs(), known=scores)):

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from transformers import PrinterCallback, TrainerCallback
 
-from r1pipe import R1pipeError, distributed
+from r1pipe import R1pipeError, artifacts, distributed
 from r1pipe.artifacts import content_hash, stage_output
 from r1pipe.progress import console, progress
 
@@ -193,32 +193,20 @@ def record(run, numbers: dict) -> None:
 
 @contextmanager
 def work_dir(out: Path):
-    """The trainer's scratch directory, a hidden sibling of the output, removed on success.
-
-    A killed or interrupted run (SIGKILL, Ctrl-C) leaves it behind, so that a rerun resumes from its
-    last checkpoint, and so does a diverged run, its stamp marked so that a rerun with another learning
-    rate may resume too. Any other error (a bad input, a full disk, whose newest checkpoint may be
-    half-written) removes it.
-    """
-    work = Path(out).parent / f".{Path(out).name}.work"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        yield work
-    except Diverged as e:
-        stamp = work / RESUME_STAMP
-        if distributed.is_main() and stamp.is_file():
-            last = last_complete_checkpoint(work)
-            stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "diverged_at": e.step}))
-            raise Diverged(e.step, str(e) + (f" ({last}, step {_step(last)})" if last else
-                                             " (there is none: set save_steps to keep one)")) from None
-        raise
-    except Exception:
-        if distributed.is_main():
-            shutil.rmtree(work, ignore_errors=True)
-        raise
-    distributed.barrier()  # every process is done with its checkpoints
-    if distributed.is_main():
-        shutil.rmtree(work, ignore_errors=True)
+    """The trainer's scratch directory (``artifacts.work_dir``), kept after a kill for the rerun to resume from its
+    last checkpoint, and after a divergence too, its stamp marked so that a rerun with another learning rate
+    may resume."""
+    with artifacts.work_dir(out, keep=(Diverged,)) as work:
+        try:
+            yield work
+        except Diverged as e:
+            stamp = work / RESUME_STAMP
+            if distributed.is_main() and stamp.is_file():
+                last = last_complete_checkpoint(work)
+                stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "diverged_at": e.step}))
+                raise Diverged(e.step, str(e) + (f" ({last}, step {_step(last)})" if last else
+                                                 " (there is none: set save_steps to keep one)")) from None
+            raise
 
 
 def checkpoint_args(save_steps: int) -> dict:
