@@ -180,6 +180,33 @@ def test_reject_sample_and_eval_on_two_processes_write_the_bytes_of_one(root):
         assert (root / "metrics/eval1" / name).read_bytes() == (root / "metrics/eval2" / name).read_bytes(), name
 
 
+def test_reject_sample_killed_on_two_processes_resumes_to_the_bytes_of_one_uninterrupted_process(root):
+    """Both workers SIGKILLed after their first batches; the rerun on 2 processes reads back what each kept."""
+    params = write_params(root, "gen1.yaml", reject_sample={"batch_size": 1, "max_prompts": 32})
+    args = ["reject-sample", "--params", params, "--model", "models/A1"]
+    cli(*args, "--out", "data/rs_one", "--metrics", "metrics/rs_one.json", cwd=root)
+    proc = subprocess.Popen([*torchrun(), *args, "--out", "data/rs_two", "--metrics", "metrics/rs_two.json"],
+                            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    work = root / "data/.rs_two.work"
+    deadline = time.monotonic() + 600
+    while len(list(work.glob("*/*.json.gz"))) < 4 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    kill_all(proc)
+    kept = sorted(int(p.name.split(".")[0]) for p in work.glob("*/*.json.gz"))
+    assert 4 <= len(kept) < 32 and {b % 2 for b in kept} == {0, 1}  # both processes had finished batches
+
+    out = launch(torchrun(), *args, "--out", "data/rs_two", "--metrics", "metrics/rs_two.json", cwd=root)
+    assert f"{len(kept)} of 32 batches kept from an interrupted run" in out
+    log = json.loads((root / "data/rs_two.run.json").read_text())
+    assert log["processes"] == 2 and log["batches"] == {"resumed": len(kept), "generated": 32 - len(kept)}
+    one, two = root / "data/rs_one", root / "data/rs_two"
+    assert {p.relative_to(one): p.read_bytes() for p in one.rglob("*") if p.is_file()} == \
+        {p.relative_to(two): p.read_bytes() for p in two.rglob("*") if p.is_file()}
+    assert (root / "metrics/rs_one.json").read_bytes() == (root / "metrics/rs_two.json").read_bytes()
+    assert not work.exists()
+
+
 @pytest.mark.parametrize("name", ["cpu", "ddp", "zero2", "zero3", "fsdp", "two_machines"])
 def test_every_shipped_accelerate_config_loads(name):
     """What accelerate itself reads from each file (DeepSpeed and FSDP cannot run here without GPUs)."""

@@ -20,7 +20,9 @@ class SamplingSection(Section, WeightedRewards):
     top_p: float = Field(0.95, gt=0, le=1)
     max_new_tokens: int = Field(256, ge=1)
     max_prompts: int | None = Field(None, ge=1)
-    batch_size: int = Field(16, ge=1, description="Prompts per generate call (hf engine).")
+    batch_size: int = Field(16, ge=1, description=(
+        "Prompts per generate call, and per batch kept in the work directory for a killed run to resume from "
+        "(with vllm, hundreds keep the engine full)."))
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model (vllm engine).")
 
 
