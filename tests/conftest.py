@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,27 @@ def cli(*args: str, cwd: Path):
         message = f"r1pipe {' '.join(args)} failed ({result.exit_code}):\n{result.output}"
         raise AssertionError(message) from result.exception
     return result
+
+
+def vllm_runs_here() -> bool:
+    """Whether TRL's in-training vLLM can run here: vLLM installed and a GPU (else `use_vllm: true` is refused)."""
+    import importlib.util
+
+    import torch
+
+    return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+
+
+def runnable_here(preset: Path, tmp_path: Path) -> Path:
+    """``preset`` as it is where its settings can run here; else a copy with `use_vllm` off (the gpu preset's
+    GRPO sections ask for it, and `r1pipe check` refuses it without vLLM and a GPU)."""
+    text = preset.read_text()
+    if "use_vllm: true" not in text or vllm_runs_here():
+        return preset
+    copy = tmp_path / f"{preset.stem}_no_vllm.yaml"
+    copy.write_text(text.replace("use_vllm: true", "use_vllm: false"))  # as text: the preset's comments stay
+    assert not any((body or {}).get("use_vllm") for body in yaml.safe_load(copy.read_text()).values())
+    return copy
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO, TINY
+from conftest import REPO, TINY, runnable_here, vllm_runs_here
 from r1pipe import R1pipeError
 from r1pipe.cli import _checks
 from r1pipe.config import SECTIONS, load_params, load_section, section_class
@@ -60,8 +60,16 @@ def test_bad_values_name_file_and_key(tmp_path, section, changes, message):
     assert proc.returncode == 2 and message in proc.stdout + proc.stderr
 
 
-def test_check_accepts_the_default_and_every_preset():
-    for path in [REPO / "params.yaml", TINY, REPO / "stages/presets/gpu.yaml"]:
+def test_check_accepts_the_default_and_every_preset(tmp_path):
+    """The gpu preset asks for TRL's vLLM, which `check` refuses where vLLM or a GPU is missing: there it is
+    checked with that setting off, and `check` on it as it is names only that setting."""
+    gpu = REPO / "stages/presets/gpu.yaml"
+    presets = [REPO / "params.yaml", TINY, runnable_here(gpu, tmp_path)]
+    if not vllm_runs_here():
+        proc = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--params", str(gpu)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2 and "rl_reasoning.use_vllm: true, but" in proc.stderr
+    for path in presets:
         proc = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--params", str(path)],
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -109,3 +117,31 @@ def test_cli_missing_task_file_is_one_line_and_writes_nothing(tmp_path):
     assert proc.returncode == 2
     assert (proc.stdout + proc.stderr).strip() == "error: task file not found: nope/train.jsonl"
     assert not (tmp_path / "data").exists()
+
+
+def test_explain_gives_every_key_of_the_default_params_a_real_default():
+    """`r1pipe check --explain SECTION.KEY`, for r1pipe's own keys and TRL's, never prints pydantic's sentinel."""
+    raw = load_params(REPO / "params.yaml")
+    keys = [(name, key) for name, body in raw.items() for key in (body or {})]
+    keys += [(name, key) for name in raw for key in section_class(name).model_fields]  # the ones params leave out
+    assert len(keys) > 50
+    for name, key in keys:
+        text = section_class(name).explain(key)
+        assert "Undefined" not in text and "unknown key" not in text, (name, key, text)
+        assert "default" in text.lower(), (name, key, text)
+    assert "Default: {'accuracy': 1.0, 'format': 0.5}" in GRPOSection.explain("rewards")
+
+
+def test_use_vllm_where_it_cannot_run_stops_before_any_model_loads(tmp_path):
+    """No vLLM or no GPU here: `check` and `grpo` both stop with one line naming the key. The model named does
+    not exist, so a run that got as far as loading it would say so instead."""
+    if vllm_runs_here():
+        pytest.skip("vLLM and a GPU are both here: use_vllm can run")
+    params = tiny_with(tmp_path, "rl_reasoning", use_vllm=True)
+    for args in (["check", "--params", str(params)],
+                 ["grpo", "--params", str(params), "--section", "rl_reasoning", "--model", str(tmp_path / "none"),
+                  "--data", str(tmp_path / "none"), "--out", str(tmp_path / "out")]):
+        proc = subprocess.run([sys.executable, "-m", "r1pipe", *args], capture_output=True, text=True)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert "rl_reasoning.use_vllm: true, but" in lines[0] and "set use_vllm: false" in lines[0]

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO, TINY
+from conftest import REPO, TINY, runnable_here
 from r1pipe import R1pipeError
 from r1pipe.cli import _checks
 from r1pipe.config import load_params, section_class, validate
@@ -123,11 +123,12 @@ def test_check_stops_on_a_bad_trl_setting_with_exit_code_2(tmp_path):
 
 
 def test_every_preset_builds_real_trl_configs(tmp_path):
-    gpu = (REPO / "stages/presets/gpu.yaml").read_text()
+    gpu = runnable_here(REPO / "stages/presets/gpu.yaml", tmp_path)
     lora = tmp_path / "gpu_lora.yaml"
-    lora.write_text(gpu.replace("  # lora: {", "  lora: {"))
+    lora.write_text(gpu.read_text().replace("  # lora: {", "  lora: {"))
+    assert "  lora: {" in lora.read_text()
     built = 0
-    for path in [REPO / "params.yaml", TINY, REPO / "stages/presets/gpu.yaml", lora]:
+    for path in [REPO / "params.yaml", TINY, gpu, lora]:
         for name, body in load_params(path).items():
             cls = section_class(name)
             if hasattr(cls, "TRL_CONFIG"):

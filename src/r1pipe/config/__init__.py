@@ -62,6 +62,8 @@ class Section(BaseModel):
         field = cls.model_fields.get(key)
         if field is None:
             return f"{key}: unknown key (known: {', '.join(cls.model_fields)})"
+        if field.is_required():
+            return f"{key}: {field.description or 'no description'} Required: no default."
         default = field.get_default(call_default_factory=True)
         return f"{key}: {field.description or 'no description'} Default: {default!r}."
 

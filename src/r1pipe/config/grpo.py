@@ -13,7 +13,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from r1pipe.config import PromptTemplate, TrainableLayers, WeightedRewards
-from r1pipe.config.trl import TRLSection
+from r1pipe.config.trl import TRLSection, TRLSettingError
 
 
 class GRPOSection(TRLSection, WeightedRewards, TrainableLayers):
@@ -53,3 +53,20 @@ class GRPOSection(TRLSection, WeightedRewards, TrainableLayers):
 
     def local_files(self) -> dict[str, str]:
         return {"general": self.general_prompts} if self.general_prompts else {}
+
+    def check_trl(self) -> None:
+        """TRL's checks, and one of the machine: ``use_vllm`` (the first line of many open-r1 recipes) needs vLLM
+        installed and a GPU, which TRL would find out only after the model loads, in a long traceback."""
+        super().check_trl()
+        if self.trl_given().get("use_vllm"):
+            import importlib.util
+
+            import torch
+
+            missing = [why for why, gone in [
+                ("vLLM is not installed (r1pipe's vllm extra)", importlib.util.find_spec("vllm") is None),
+                ("there is no GPU (TRL's vLLM syncs the weights through CUDA)", not torch.cuda.is_available())]
+                if gone]
+            if missing:
+                raise TRLSettingError("use_vllm", f"true, but {' and '.join(missing)}; set use_vllm: false "
+                                      "(generation then runs in transformers)")

@@ -41,8 +41,9 @@ class Source(BaseModel):
 
 
 class PrepareSection(Section):
-    system_prompt: str = SYSTEM_PROMPT
-    sources: list[Source] = Field(min_length=1)
+    system_prompt: str = Field(SYSTEM_PROMPT, description="The system turn of every prompt.")
+    sources: list[Source] = Field(min_length=1, description="Where the prompts come from: the arithmetic generator, "
+                                  "local files or hub datasets, each with a name, a task and splits.")
 
     @field_validator("sources")
     @classmethod

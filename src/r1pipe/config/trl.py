@@ -196,9 +196,8 @@ class TRLSection(Section):
     @classmethod
     def explain(cls, key: str) -> str:
         """What ``key`` of a section means: TRL's help for a TRL field, r1pipe's description for its own."""
-        own = cls.model_fields.get(key)
-        if own is not None:
-            return f"{key} (r1pipe): {own.description or 'no description'} Default: {own.default!r}."
+        if key in cls.model_fields:
+            return super().explain(key).replace(f"{key}:", f"{key} (r1pipe):", 1)
         fields = trl_fields(cls.TRL_CONFIG)
         if key not in fields:
             hint = closest(key, [*fields, *cls.model_fields])
