@@ -10,6 +10,7 @@ from r1pipe.config.sampling import RejectSampleSection
 from r1pipe.data.filters import check_filters
 from r1pipe.data.rejection import reject_sample
 from r1pipe.engines import Sampling, make_engine
+from r1pipe.engines.journal import Journal
 from r1pipe.models import materialize
 from r1pipe.rewards import score_groups
 
@@ -49,11 +50,21 @@ def test_hf_engine_samples_n_per_prompt_deterministically(model_dir):
 
 
 @pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (scripts/vllm-env.sh)")
-def test_vllm_engine_samples_n_per_prompt(model_dir):
-    engine = make_engine("vllm", model_dir)
-    groups = engine.generate(PROMPTS, 3, Sampling(temperature=1.0, top_p=0.95, max_new_tokens=10), seed=0)
-    assert [len(g) for g in groups] == [3] * len(PROMPTS)
+def test_vllm_engine_samples_n_per_prompt_whatever_the_batch_and_keeps_its_batches(model_dir, tmp_path):
+    """Each prompt has its own seed, so batches of 4 or of 1 give the same samples; a journal keeps each batch and
+    a rerun reads them all back (the unit a killed reject-sample or eval resumes from)."""
+    engine = make_engine("vllm", model_dir, batch_size=4)
+    sampling = Sampling(temperature=1.0, top_p=0.95, max_new_tokens=10)
+    journal = Journal(tmp_path / "work", "vllm")
+    groups = engine.generate(PROMPTS, 3, sampling, seed=0, journal=journal)
+    assert [len(g) for g in groups] == [3] * len(PROMPTS) and journal.counts() == {"resumed": 0, "generated": 2}
     assert all(0 < c.n_tokens <= 10 and c.n_tokens == len(c.token_ids) for g in groups for c in g)
+    again = Journal(tmp_path / "work", "vllm")
+    assert engine.generate(PROMPTS, 3, sampling, seed=0, journal=again) == groups
+    assert again.counts() == {"resumed": 2, "generated": 0}
+    engine.batch_size = 1
+    assert [[c.token_ids for c in g] for g in engine.generate(PROMPTS, 3, sampling, seed=0)] == \
+        [[c.token_ids for c in g] for g in groups]
 
 
 @pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (scripts/vllm-env.sh)")
