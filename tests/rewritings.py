@@ -12,7 +12,7 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
-from r1pipe.rewards.extract import as_number, extract_answer
+from r1pipe.answers import as_number, extract_answer
 
 GSM8K = ["gsm8k_train.jsonl", "gsm8k_test.jsonl"]
 MATH = ["math_train_7500.jsonl", "math500_test.jsonl"]

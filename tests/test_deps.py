@@ -93,6 +93,20 @@ def test_data_imports_no_engine_trainer_or_stage():
     assert "r1pipe.engines.base" in above_data("r1pipe.training.grpo")
 
 
+def test_stages_that_load_no_model_do_not_depend_on_the_model_code():
+    """prepare and report read text and JSON: a change to models/ (or to the rewards, which load reward models)
+    reruns neither. The answer helpers they share with the rewards live in a leaf, r1pipe.answers."""
+    def deps(stage):
+        return set(dict(bodies(STAGES))[stage]["deps"])
+
+    for stage in ("prepare", "report"):
+        assert not {"src/r1pipe/models", "src/r1pipe/rewards"} & deps(stage), stage
+    assert "src/r1pipe/models" in deps("reject_sample")  # the check can fail: a stage that loads a model
+    code = "import sys, r1pipe.answers; print(sorted(m for m in sys.modules if m.startswith('r1pipe')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['r1pipe', 'r1pipe.answers']"
+
+
 def test_shared_modules_are_deps_of_every_stage():
     for name, body in bodies(STAGES):
         assert {"src/r1pipe/cli.py", "src/r1pipe/config/__init__.py", "src/r1pipe/artifacts.py"} <= set(

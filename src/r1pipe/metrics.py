@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from r1pipe.rewards.extract import normalize
+from r1pipe.answers import normalize
 
 
 def majority(answers: list[str | None]) -> int | None:

@@ -59,7 +59,7 @@ def gold_from(text: str, fmt: str) -> str:
         m = re.search(r"####\s*(.+?)\s*$", text)
         return m.group(1).replace(",", "").strip() if m else ""
     if fmt == "boxed":
-        from r1pipe.rewards.extract import last_boxed
+        from r1pipe.answers import last_boxed
 
         return last_boxed(text) or ""
     return text

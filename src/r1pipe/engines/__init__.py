@@ -46,7 +46,7 @@ def make_engine(name: str, model_dir, batch_size: int = 16, tensor_parallel_size
 def flag_prefilled(rows: list[dict], engine, template: str) -> list[dict]:
     """Rows with ``think_prefilled`` set when the prompt template or the engine's chat template opens the think
     block itself, so that the rewards (format, language) score the completion as the turn it continues
-    (rewards.extract.turn_text)."""
+    (answers.turn_text)."""
     if not opens_think(template, getattr(engine, "think_prefilled", False)):
         return rows
     return [{**row, "think_prefilled": True} for row in rows]

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from fractions import Fraction
 
-from r1pipe.rewards.extract import extract_answer
+from r1pipe.answers import extract_answer
 
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 _ALLOWED = re.compile(r"^[\d\s+\-*/().]+$")

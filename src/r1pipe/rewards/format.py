@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from r1pipe.rewards.extract import turns
+from r1pipe.answers import turns
 
 _STRICT = re.compile(r"^\s*<think>.*?</think>\s*<answer>.*?</answer>\s*$", re.DOTALL)
 

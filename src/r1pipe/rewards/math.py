@@ -32,7 +32,7 @@ import functools
 import os
 import re
 
-from r1pipe.rewards.extract import as_number, extract_answer, tagged_answer
+from r1pipe.answers import as_number, extract_answer, tagged_answer
 from r1pipe.rewards.limits import GRADING_TIMEOUT
 
 # No real final answer is this long; longer ones are wrong without being parsed.

@@ -16,7 +16,7 @@ import functools
 
 import torch
 
-from r1pipe.rewards.extract import completion_text
+from r1pipe.answers import completion_text
 
 
 @functools.lru_cache(maxsize=4)

@@ -25,7 +25,7 @@ from r1pipe.engines import Sampling, flag_prefilled, open_engine
 from r1pipe.engines.journal import Journal
 from r1pipe.metrics import eval_metrics
 from r1pipe.rewards import combined_groups, score_groups
-from r1pipe.rewards.extract import extract_answer
+from r1pipe.answers import extract_answer
 from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.seed import seed_everything
 

@@ -27,7 +27,7 @@ from r1pipe.data.templates import opens_think
 from r1pipe.engines.base import think_prefilled
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
-from r1pipe.rewards.extract import completion_text
+from r1pipe.answers import completion_text
 from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
     RichProgressCallback,

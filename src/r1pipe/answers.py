@@ -1,4 +1,5 @@
-"""Pulling the final answer out of a completion, and normalising it for comparison."""
+"""Pulling the final answer out of a completion, and normalising it for comparison: plain text functions that the
+rewards, the metrics and the data loaders share (a leaf: it imports nothing from r1pipe)."""
 
 from __future__ import annotations
 
