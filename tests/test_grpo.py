@@ -198,3 +198,26 @@ def test_a_checkpoint_cut_short_by_a_kill_is_passed_over(tmp_path):
     assert not (tmp_path / "checkpoint-10").exists()
     (tmp_path / "checkpoint-5" / "trainer_state.json").write_text('{"global_st')  # killed mid-write
     assert last_complete_checkpoint(tmp_path) is None
+
+
+def test_a_manifest_records_the_settings_a_model_was_trained_with(chain):
+    """Not only the keys params gave: r1pipe's defaults and TRL's, with TRL's version (the model's lineage)."""
+    import trl
+
+    from r1pipe.config.trl import trl_fields
+
+    given = yaml.safe_load((chain / "params.yaml").read_text())
+    for model, section in (("B", "rl_reasoning"), ("A", "coldstart")):
+        params = read_manifest(chain / f"models/{model}")["params"]
+        trl_part = params["trl"]
+        assert trl_part["version"] == trl.__version__
+        settings = trl_part["settings"]
+        for key, value in given[section].items():  # what params gave, as given
+            assert (settings if key in settings else params)[key] == value, (model, key)
+        if section == "rl_reasoning":
+            assert "loss_type" not in given[section] and settings["loss_type"] == "grpo"  # r1pipe's default
+            assert "epsilon" not in given[section]
+            assert settings["epsilon"] == trl_fields("GRPOConfig")["epsilon"].default  # TRL's own
+        else:
+            assert "max_steps" not in given[section] and settings["max_steps"] == -1  # TRL's: run the epochs
+        assert "output_dir" not in settings and "local_rank" not in settings

@@ -56,6 +56,10 @@ class Section(BaseModel):
         """Local files and directories this section names that its stage reads (its data deps), by role."""
         return {}
 
+    def resolved(self) -> dict:
+        """Every setting the stage runs with, defaults included: the ``params`` of its output's manifest."""
+        return self.model_dump()
+
     @classmethod
     def explain(cls, key: str) -> str:
         """What ``key`` of this section means (``r1pipe check --explain``)."""

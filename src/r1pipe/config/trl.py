@@ -149,6 +149,17 @@ class TRLSection(Section):
         return {**common_defaults(), **{k: v for k, (v, _) in self.TRL_DEFAULTS.items()}, "seed": self.seed,
                 "data_seed": self.seed, **ratio, **given}
 
+    def resolved(self) -> dict[str, Any]:
+        """What the stage runs with, for its manifest: the section as given and with r1pipe's defaults, and under
+        ``trl`` every setting of the TRL config the trainer gets (r1pipe's defaults, TRL's, the params file's),
+        with TRL's version. Left out: what r1pipe sets per run (:data:`OWNED`: the work directory, ...) and
+        the process's rank, which would make the manifest depend on where it was written."""
+        import trl
+
+        settings = {k: v for k, v in self.build_trl().to_dict().items() if k not in OWNED and k != "local_rank"}
+        return {**super().resolved(), "trl": {"version": trl.__version__, "config": self.TRL_CONFIG,
+                                              "settings": settings}}
+
     def trl_setting(self, key: str):
         settings = self.trl_settings()
         return settings[key] if key in settings else trl_fields(self.TRL_CONFIG)[key].default

@@ -22,6 +22,6 @@ from r1pipe.models import materialize
 
 def run(cfg: BaseSection, out: Path) -> None:
     inputs = {"model": Path(cfg.model)} if Path(cfg.model).is_dir() else {}
-    with stage_output("base", out, code=__name__, params=cfg.model_dump(), inputs=inputs, parent=cfg.model) as run:
+    with stage_output("base", out, code=__name__, params=cfg.resolved(), inputs=inputs, parent=cfg.model) as run:
         source = materialize(cfg, cfg.seed, run.dir)
         run.extra["source"] = run.numbers["source"] = source

@@ -27,7 +27,7 @@ def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path, live
     prompts = rl_prompts(data, cfg)
     unsafe = require_sandbox(prompts["task"], cfg.sandbox, section)
     inputs = {"model": model, "data": data, **cfg.local_files()}
-    with training_output(section, out, code=__name__, params=cfg.model_dump(), inputs=inputs,
+    with training_output(section, out, code=__name__, params=cfg.resolved(), inputs=inputs,
                          parent=str(model)) as (run, work):
         record(run, train_grpo(model, prompts, cfg, run.dir, work, label=section, live_dir=live))
         run.extra["prompts"] = len(prompts)

@@ -21,7 +21,7 @@ from r1pipe.data.sources import build_splits
 
 
 def run(cfg: PrepareSection, out: Path) -> None:
-    with stage_output("prepare", out, code=__name__, params=cfg.model_dump(), inputs=cfg.local_files()) as run:
+    with stage_output("prepare", out, code=__name__, params=cfg.resolved(), inputs=cfg.local_files()) as run:
         splits = build_splits(cfg)
         if not splits["train"]:
             raise R1pipeError("prepare: the sources produced no training rows")

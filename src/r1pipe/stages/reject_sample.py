@@ -54,7 +54,7 @@ def non_reasoning_rows(path: str, n: int, seed: int) -> list[dict]:
 def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: Path, engine=None,
         judge_engine=None) -> dict:
     inputs = {"data": data, **({"model": model} if model else {}), **cfg.local_files()}
-    with work_dir(out) as work, stage_output("reject-sample", out, code=__name__, params=cfg.model_dump(),
+    with work_dir(out) as work, stage_output("reject-sample", out, code=__name__, params=cfg.resolved(),
                                              inputs=inputs, parent=str(model) if model else None) as run:
         seed_everything(cfg.seed)
         rows = load_prompts(data, "train", cfg.max_prompts)

@@ -181,7 +181,8 @@ def recipe_costs(models_dir: Path, left: str, right: str) -> dict[str, dict]:
             manifest = read_manifest(path)
             cost["seconds"] += log.get("seconds", 0.0)
             if manifest["stage"].startswith("rl_"):
-                params = manifest["params"]
+                # The settings it ran with, TRL's defaults included (older manifests: the keys params gave).
+                params = {**manifest["params"], **manifest["params"].get("trl", {}).get("settings", {})}
                 cost["rl_completions"] += (params.get("max_steps", 0) * params.get("per_device_train_batch_size", 0)
                                            * log.get("processes", 1))
             cost["outputs"].append(str(path))
@@ -369,7 +370,7 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                     parts += [f"<details><summary>{name} on {bench}: correct = {ex['correct']}</summary>", "",
                               f"**prompt:** {ex['prompt']}", "", "```", ex["completion"], "```",
                               f"gold: `{ex['answer']}`", "</details>", ""]
-    with stage_output("report", out, code=__name__, params=cfg.model_dump()) as run:
+    with stage_output("report", out, code=__name__, params=cfg.resolved()) as run:
         run.log["compute"] = {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"]}
                                       for n, c in cost.items()} for claim, cost in costs.items()}
         (run.dir / "report.md").write_text("\n".join(parts))

@@ -91,6 +91,6 @@ def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, dat
     model_dir, out = Path(model_dir), Path(out)
     require_model_dir(model_dir)
     inputs = {"data": data} if parent else {"model": model_dir, "data": data}
-    with training_output(stage, out, code=code, params=cfg.model_dump(), inputs=inputs,
+    with training_output(stage, out, code=code, params=cfg.resolved(), inputs=inputs,
                          parent=parent or str(model_dir)) as (run, work):
         record(run, train_sft(model_dir, rows, cfg, run.dir, work, label=stage, data_key=content_hash(data)))
