@@ -165,12 +165,12 @@ def test_report_checks_the_papers_findings_against_standard_errors():
     metrics = {"base": m(0.10, 0.03), "A": m(0.40, 0.04), "B": m(0.45, 0.04), "C": m(0.35, 0.03),
                "D": m(0.20, 0.03), "zero": m(0.45, 0.03)}
     table, deltas = claims(metrics, "arithmetic")
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:6]] for line in table.splitlines()[2:]}
-    assert rows["A > base"] == ["+30.0", "5.0 (unpaired)", "holds"]      # 0.30 > 2 x sqrt(0.03² + 0.04²) = 0.10
-    assert rows["B > A"] == ["+5.0", "5.7 (unpaired)", "within noise"]   # |0.05| < 2 x 0.0566
-    assert rows["C >= A"] == ["-5.0", "5.0 (unpaired)", "holds"]         # not worse by more than 2 SE
-    assert rows["D >= C"] == ["-15.0", "4.2 (unpaired)", "fails"]
-    assert rows["C > zero"] == ["-10.0", "4.2 (unpaired)", "reversed"]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:7]] for line in table.splitlines()[2:]}
+    assert rows["A > base"] == ["+30.0", "5.0 (unpaired)", "10.0", "holds"]  # 0.30 > 2 x sqrt(0.03² + 0.04²) = 0.10
+    assert rows["B > A"] == ["+5.0", "5.7 (unpaired)", "11.3", "within noise"]  # |0.05| < 2 x 0.0566
+    assert rows["C >= A"] == ["-5.0", "5.0 (unpaired)", "10.0", "holds"]  # not worse by more than 2 SE
+    assert rows["D >= C"] == ["-15.0", "4.2 (unpaired)", "8.5", "fails"]
+    assert rows["C > zero"] == ["-10.0", "4.2 (unpaired)", "8.5", "reversed"]
     assert deltas == {"A > base": 30.0, "B > A": 5.0, "C >= A": -5.0, "D >= C": -15.0, "zero > base": 35.0,
                       "C > zero": -10.0}
 
@@ -216,10 +216,12 @@ def test_paired_standard_error_is_the_se_of_per_problem_differences():
     a = {str(i): float(i < 5) for i in range(10)}
     b = {str(i): float(i < 7) for i in range(10)}
     metrics = {"A": {"x": {"pass@1": 0.5, "pass@1_se": 0.1667}}, "B": {"x": {"pass@1": 0.7, "pass@1_se": 0.1528}}}
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:6]]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:7]]
             for line in claims(metrics, "x", {"A": {"x": a}, "B": {"x": b}})[0].splitlines()[2:]}
-    # differences: two 1s, eight 0s: mean 0.2, sample sd sqrt(0.2*0.8*10/9) = 0.4216, SE 0.1333
-    assert rows["B > A"] == ["+20.0", "13.3 (paired)", "within noise"]
+    # differences: two 1s, eight 0s: mean 0.2, sample sd sqrt(0.2*0.8*10/9) = 0.4216, SE 0.1333; with that SE
+    # the test resolves a difference of 2 x 0.1333 = 26.7 points or more: +20 is within noise, and it could
+    # not have told a real +20 from none.
+    assert rows["B > A"] == ["+20.0", "13.3 (paired)", "26.7", "within noise"]
     unpaired = {line.split("|")[1].strip(): line.split("|")[4].strip()
                 for line in claims(metrics, "x")[0].splitlines()[2:]}
     assert unpaired["B > A"] == "22.6 (unpaired)"  # sqrt(0.1667² + 0.1528²): wider than paired

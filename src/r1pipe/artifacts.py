@@ -9,8 +9,8 @@ the cascade there.
 
 What varies from run to run (time taken, date, git revision, the hash of the
 r1pipe code the stage ran) goes to a run log beside the output,
-``<out>.run.json``, which dvc.yaml declares as an uncached metric and no later
-stage reads; dvc.lock records the code deps' hashes too.
+``<out>.run.json``, which dvc.yaml declares as an uncached output (not a metric) and
+no later stage reads; dvc.lock records the code deps' hashes too.
 """
 
 from __future__ import annotations

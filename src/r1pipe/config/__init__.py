@@ -1,6 +1,7 @@
 """Typed params: one pydantic model per params.yaml section, and the loader.
 
-Every section is strict (``extra="forbid"``) and has a ``seed``. A typo, a wrong
+Every section is strict (``extra="forbid"``) and has a ``seed``. Read through
+:func:`load_section` or :func:`validate` (every command, ``r1pipe check``), a typo, a wrong
 type or an out-of-range value raises :class:`r1pipe.R1pipeError` with a message
 that names the file and the key, e.g. ``params.yaml: coldstart.lr: unknown key``.
 
@@ -93,8 +94,8 @@ class TrainableLayers(BaseModel):
         None,
         ge=1,
         description="Train only the top N decoder layers and the final norm; embeddings and lower layers stay "
-        "frozen, so the backward pass stops early (x2 per SFT step on SmolLM2-135M on a CPU with 10 of "
-        "30 layers). None: train every weight.",
+        "frozen, so the backward pass stops early (bench/cpu_training.py times it). None: train every "
+        "weight.",
     )
     lora: Lora | None = Field(None, description="Train a LoRA adapter instead (its `layers` picks the layers).")
 

@@ -183,7 +183,7 @@ def combine(scores: dict[str, list[float | None]], weights: dict[str, float]) ->
 def score_groups(rows: list[dict], groups: list[list], names) -> list[dict[str, list[float | None]]]:
     """Score ``groups[i]`` (completions of ``rows[i]``) with every named reward (see :func:`score`).
 
-    A completion is a string or an engine ``Completion`` (then its token ids are
+    A completion is a string or a ``data.completion.Completion`` (then its token ids are
     passed as ``completion_ids``, as TRL does). Returns, per row, ``{reward name:
     one score per completion}``. The dataset columns are repeated per completion.
     """

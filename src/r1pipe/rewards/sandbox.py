@@ -16,8 +16,8 @@ network, mount and PID namespaces, inside a root filesystem built for it:
   its parent, and every process it forks, a double-forked daemon included, is
   killed when it exits.
 
-Everywhere, ``prlimit`` caps CPU time, address space, file size, open files and
-processes; the process group is killed at the deadline and again at the end.
+Where util-linux's ``prlimit`` is on the PATH, it caps CPU time, address space, file size,
+open files and processes (without it nothing is capped but the wall clock); the process group is killed at the deadline and again at the end.
 Output goes to a file capped by the file-size limit, so printing gigabytes
 cannot exhaust the grader's memory.
 
@@ -149,7 +149,7 @@ def require(tasks: Iterable[str], setting: str, section: str) -> str | None:
 
 def _refusal(failure: str, section: str) -> str:
     return (f"{section}: grading code needs the namespace sandbox, which cannot start here: {failure}. Run where "
-            f"user namespaces are allowed (README: 'Where the code sandbox runs') or set "
+            f"user namespaces are allowed (docs/sandbox.md) or set "
             f"`{section}.sandbox: unsafe` to run graded programs as this user")
 
 

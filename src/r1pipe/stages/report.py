@@ -136,10 +136,13 @@ def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | Non
             verdict = "holds" if diff >= -2 * se else "fails"
         claim = f"{left} {rel} {right}"
         deltas[claim] = round(100 * diff, 2)
-        rows.append([claim, what, shown, f"{100 * se:.1f} ({kind})", verdict])
+        # 2 SE: the smallest difference this test could have told from noise, so that "within noise" says
+        # whether the test had the power to see an effect.
+        rows.append([claim, what, shown, f"{100 * se:.1f} ({kind})", f"{200 * se:.1f}", verdict])
     if not rows:
         return "", {}
-    return _table(["claim", "the paper's finding", f"Δ pass@1 on {bench}", "SE of Δ", "here"], rows), deltas
+    return _table(["claim", "the paper's finding", f"Δ pass@1 on {bench}", "SE of Δ", "could resolve (2 SE)",
+                   "here"], rows), deltas
 
 
 def never_advantaged(logs: dict[str, list[dict]]) -> dict[str, str]:
