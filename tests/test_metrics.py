@@ -39,6 +39,8 @@ def test_eval_metrics_hand_computed():
 class FakeEngine:
     """Returns fixed completions, so eval's numbers can be checked by hand."""
 
+    think_prefilled = False  # its chat template opens no think block
+
     def __init__(self, completions):
         self.completions = completions
 

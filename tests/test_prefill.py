@@ -10,8 +10,9 @@ import yaml
 from conftest import cli
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data.templates import apply_template
-from r1pipe.engines import Completion, Sampling, flag_prefilled
-from r1pipe.engines.base import think_prefilled
+from r1pipe.data.templates import chat_template_opens_think as think_prefilled
+from r1pipe.data.templates import mark_prefilled
+from r1pipe.engines import Completion, Sampling
 from r1pipe.models import load_tokenizer
 from r1pipe.models.tiny import CHATML
 from r1pipe.rewards import get_reward
@@ -72,9 +73,10 @@ def test_the_zero_think_template_opens_the_block_for_any_model():
     rows = [{"prompt": question, "answer": "4"}]
     engine = Prefilling()
     engine.think_prefilled = False  # a model whose own chat template opens nothing
-    assert flag_prefilled(rows, engine, "zero_think")[0]["think_prefilled"] is True
-    assert "think_prefilled" not in flag_prefilled(rows, engine, "zero")[0]
-    assert "think_prefilled" not in flag_prefilled(rows, engine, "chat")[0]
+    assert mark_prefilled(rows, "zero_think", engine.think_prefilled)[0]["think_prefilled"] is True
+    assert "think_prefilled" not in mark_prefilled(rows, "zero", engine.think_prefilled)[0]
+    assert "think_prefilled" not in mark_prefilled(rows, "chat", engine.think_prefilled)[0]
+    assert mark_prefilled(rows, "chat", True)[0]["think_prefilled"] is True  # a chat template that opens it
 
 
 @pytest.mark.parametrize("template", ["chat", "zero_think"])

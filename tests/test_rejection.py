@@ -89,6 +89,8 @@ def test_duplicates_are_dropped_before_the_per_prompt_cap():
 class Canned:
     """An engine that answers from a function of the prompt: for checking the stage's logic exactly."""
 
+    think_prefilled = False  # its chat template opens no think block
+
     def __init__(self, answer):
         self.answer = answer
 

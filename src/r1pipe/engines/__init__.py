@@ -2,7 +2,8 @@
 
 ``make_engine(name, model_dir)`` returns an object with
 ``generate(prompts, n, sampling, seed, label, journal) -> list[list[Completion]]``: for each
-prompt (chat messages), ``n`` completions with their token counts. Both generate in
+prompt (chat messages), ``n`` completions with their token counts, and ``think_prefilled``:
+whether the model's chat template opens the think block itself. Both generate in
 batches of ``batch_size`` prompts, which a ``journal`` (``engines/journal.py``) keeps on
 disk as they finish, so that a killed stage resumes.
 ``engine: auto`` picks vLLM when it is installed and a GPU is present, and
@@ -16,7 +17,6 @@ import importlib.util
 import torch
 
 from r1pipe import R1pipeError
-from r1pipe.data.templates import opens_think
 from r1pipe.engines.base import Completion, Sampling, format_prompts
 
 __all__ = ["Completion", "Sampling", "format_prompts", "make_engine", "open_engine", "pick_engine"]
@@ -40,16 +40,6 @@ def make_engine(name: str, model_dir, batch_size: int = 16, tensor_parallel_size
     from r1pipe.engines.vllm import VLLMEngine
 
     return VLLMEngine(model_dir, tensor_parallel_size=tensor_parallel_size, batch_size=batch_size)
-
-
-
-def flag_prefilled(rows: list[dict], engine, template: str) -> list[dict]:
-    """Rows with ``think_prefilled`` set when the prompt template or the engine's chat template opens the think
-    block itself, so that the rewards (format, language) score the completion as the turn it continues
-    (answers.turn_text)."""
-    if not opens_think(template, getattr(engine, "think_prefilled", False)):
-        return rows
-    return [{**row, "think_prefilled": True} for row in rows]
 
 
 def open_engine(cfg, model, engine=None):

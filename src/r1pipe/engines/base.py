@@ -6,16 +6,7 @@ from __future__ import annotations
 from r1pipe.config.sampling import Sampling
 from r1pipe.data.completion import Completion
 
-__all__ = ["Completion", "Sampling", "format_prompts", "think_prefilled"]
-
-
-def think_prefilled(tok) -> bool:
-    """Whether the tokenizer's chat template opens the think block itself, ending the generation prompt with
-    ``<think>`` (Qwen3, the R1 distills): the completion then starts inside the reasoning."""
-    if not getattr(tok, "chat_template", None):
-        return False
-    text = tok.apply_chat_template([{"role": "user", "content": "1+1?"}], add_generation_prompt=True, tokenize=False)
-    return text.rstrip().endswith("<think>")
+__all__ = ["Completion", "Sampling", "format_prompts"]
 
 
 def format_prompts(tok, prompts: list) -> list[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from r1pipe import distributed
-from r1pipe.engines.base import Completion, Sampling, format_prompts, think_prefilled
+from r1pipe.data.templates import chat_template_opens_think
+from r1pipe.engines.base import Completion, Sampling, format_prompts
 from r1pipe.engines.journal import Journal, call_key, run_batches
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.progress import progress
@@ -19,7 +20,7 @@ class HFEngine:
         self.model = load_model(model_dir, dtype=dtype).to(self.device).eval()
         self.tok = load_tokenizer(model_dir)
         self.tok.padding_side = "left"
-        self.think_prefilled = think_prefilled(self.tok)
+        self.think_prefilled = chat_template_opens_think(self.tok)
         self.batch_size = batch_size
 
     @torch.no_grad()

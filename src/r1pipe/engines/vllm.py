@@ -16,7 +16,8 @@ import os
 import torch
 
 from r1pipe import distributed
-from r1pipe.engines.base import Completion, Sampling, format_prompts, think_prefilled
+from r1pipe.data.templates import chat_template_opens_think
+from r1pipe.engines.base import Completion, Sampling, format_prompts
 from r1pipe.engines.journal import Journal, call_key, run_batches
 
 
@@ -34,7 +35,7 @@ class VLLMEngine:
         self.llm = LLM(model=str(model_dir), tensor_parallel_size=tensor_parallel_size, seed=0,
                        max_model_len=max_model_len, dtype="auto", **kwargs)
         self.tok = self.llm.get_tokenizer()
-        self.think_prefilled = think_prefilled(self.tok)
+        self.think_prefilled = chat_template_opens_think(self.tok)
         self.batch_size = batch_size
 
     def generate(self, prompts: list, n: int, sampling: Sampling, seed: int, label: str = "generating",

@@ -20,8 +20,8 @@ from r1pipe import distributed
 from r1pipe.artifacts import fingerprint, stage_output, work_dir, write_json_atomic
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
-from r1pipe.data.templates import apply_template
-from r1pipe.engines import Sampling, flag_prefilled, open_engine
+from r1pipe.data.templates import apply_template, mark_prefilled
+from r1pipe.engines import Sampling, open_engine
 from r1pipe.engines.journal import Journal
 from r1pipe.metrics import eval_metrics
 from r1pipe.rewards import combined_groups, score_groups
@@ -39,7 +39,7 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
     groups = engine.generate(prompts, k, sampling, cfg.seed, label=label, journal=journal)
     if not distributed.is_main():
         return None
-    rows = flag_prefilled(rows, engine, cfg.template)
+    rows = mark_prefilled(rows, cfg.template, engine.think_prefilled)
     # pass@1 on code counts a sample right only when every test passes.
     scores = score_groups(rows, groups, {"accuracy": {"code_mode": "binary"}, "format": {}})
     # A prompt whose gold answer cannot be graded (accuracy None) is left out, and counted.

@@ -28,8 +28,8 @@ from r1pipe.data.filters import check_filters
 from r1pipe.data.io import load_prompts
 from r1pipe.data.judge import RUBRIC, judge_scores
 from r1pipe.data.rejection import reject_sample
-from r1pipe.data.templates import apply_template
-from r1pipe.engines import Sampling, flag_prefilled, make_engine, open_engine
+from r1pipe.data.templates import apply_template, mark_prefilled
+from r1pipe.engines import Sampling, make_engine, open_engine
 from r1pipe.engines.journal import Journal
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.sandbox import require as require_sandbox
@@ -74,7 +74,7 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
         if not distributed.is_main():  # the main process grades, filters and writes
             return {}
         run.log["batches"] = journal.counts()
-        rows = flag_prefilled(rows, engine, cfg.template)
+        rows = mark_prefilled(rows, cfg.template, engine.think_prefilled)
         scores = score_groups(rows, groups, ["accuracy", "format"])
         for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs(), known=scores)):
             score["combined"] = combined  # the weighted reward, as GRPO would see it

@@ -23,8 +23,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from r1pipe import R1pipeError, distributed
 from r1pipe.config.grpo import GRPOSection
-from r1pipe.data.templates import opens_think
-from r1pipe.engines.base import think_prefilled
+from r1pipe.data.templates import chat_template_opens_think, opens_think
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
 from r1pipe.answers import completion_text
@@ -174,7 +173,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     if live_dir and distributed.is_main():  # one row per step, from the process that writes
         callbacks.append(LiveCallback(live_dir, resume_step))
     tok = load_tokenizer(model_dir)
-    if opens_think(cfg.template, think_prefilled(tok)):  # TRL hands dataset columns to the rewards
+    if opens_think(cfg.template, chat_template_opens_think(tok)):  # TRL hands dataset columns to the rewards
         prompts = prompts.add_column("think_prefilled", [True] * len(prompts))
     if cfg.dynamic_sampling and distributed.world() > 1:
         raise R1pipeError(f"{label}.dynamic_sampling: runs on one process for now (this launch has "
