@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from r1pipe.rewards import get_reward
 from r1pipe.answers import extract_answer
+from r1pipe.rewards import get_reward
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

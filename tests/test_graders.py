@@ -3,8 +3,8 @@ with LaTeX separators, and commas that are no thousands separators."""
 
 import pytest
 
-from r1pipe.rewards import get_reward
 from r1pipe.answers import as_number, extract_answer
+from r1pipe.rewards import get_reward
 
 
 def grade(answer_text: str, gold: str, tagged: bool = True) -> float:

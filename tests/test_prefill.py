@@ -9,9 +9,8 @@ import yaml
 
 from conftest import cli
 from r1pipe.config.sampling import EvalSection
-from r1pipe.data.templates import apply_template
+from r1pipe.data.templates import apply_template, mark_prefilled
 from r1pipe.data.templates import chat_template_opens_think as think_prefilled
-from r1pipe.data.templates import mark_prefilled
 from r1pipe.engines import Completion, Sampling
 from r1pipe.models import load_tokenizer
 from r1pipe.models.tiny import CHATML

@@ -1,7 +1,7 @@
 import pytest
 
-from r1pipe.rewards import combine, get_reward, score, score_groups
 from r1pipe.answers import as_number, extract_answer, last_boxed, normalize
+from r1pipe.rewards import combine, get_reward, score, score_groups
 
 
 @pytest.mark.parametrize(

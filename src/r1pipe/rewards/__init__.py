@@ -14,8 +14,8 @@ from collections.abc import Callable
 from math import isfinite  # (the name `math` is this package's own submodule)
 
 from r1pipe import R1pipeError
-from r1pipe.rewards import accuracy as _accuracy
 from r1pipe.answers import completion_text, turns
+from r1pipe.rewards import accuracy as _accuracy
 from r1pipe.rewards.format import format_strict, format_tags
 from r1pipe.rewards.language import target_share
 from r1pipe.rewards.length import cosine_scaled, overlong_penalty

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import get_args
 
+from r1pipe.answers import completion_text
 from r1pipe.config import TaskName
 from r1pipe.rewards.code import grade_code
 from r1pipe.rewards.countdown import grade_countdown
-from r1pipe.answers import completion_text
 from r1pipe.rewards.limits import GRADING_TIMEOUT
 from r1pipe.rewards.math import grade_math
 

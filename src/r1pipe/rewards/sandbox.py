@@ -17,9 +17,10 @@ network, mount and PID namespaces, inside a root filesystem built for it:
   killed when it exits.
 
 Where util-linux's ``prlimit`` is on the PATH, it caps CPU time, address space, file size,
-open files and processes (without it nothing is capped but the wall clock); the process group is killed at the deadline and again at the end.
-Output goes to a file capped by the file-size limit, so printing gigabytes
-cannot exhaust the grader's memory.
+open files and processes (without it nothing is capped but the wall clock); the process
+group is killed at the deadline and again at the end. Output goes to a file capped by the
+file-size limit (where prlimit is there), so printing gigabytes cannot exhaust the grader's
+memory.
 
 The sandbox fails closed. Where namespaces cannot be made (not Linux, no
 ``unshare``, Docker's default seccomp profile, a host that forbids unprivileged

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from r1pipe import distributed
+from r1pipe.answers import extract_answer
 from r1pipe.artifacts import fingerprint, stage_output, work_dir, write_json_atomic
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
@@ -25,7 +26,6 @@ from r1pipe.engines import Sampling, open_engine
 from r1pipe.engines.journal import Journal
 from r1pipe.metrics import eval_metrics
 from r1pipe.rewards import combined_groups, score_groups
-from r1pipe.answers import extract_answer
 from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.seed import seed_everything
 

@@ -18,7 +18,7 @@ from r1pipe.config.grpo import GRPOSection
 from r1pipe.data.mixture import rl_prompts
 from r1pipe.models import require_model_dir
 from r1pipe.rewards.sandbox import require as require_sandbox
-from r1pipe.training.common import record, training_output
+from r1pipe.training.common import training_stage
 from r1pipe.training.grpo import train_grpo
 
 
@@ -27,9 +27,9 @@ def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path, live
     prompts = rl_prompts(data, cfg)
     unsafe = require_sandbox(prompts["task"], cfg.sandbox, section)
     inputs = {"model": model, "data": data, **cfg.local_files()}
-    with training_output(section, out, code=__name__, params=cfg.resolved(), inputs=inputs,
-                         parent=str(model)) as (run, work):
-        record(run, train_grpo(model, prompts, cfg, run.dir, work, label=section, live_dir=live))
+    with training_stage(section, cfg, out, code=__name__, inputs=inputs, parent=str(model),
+                        train=lambda out_dir, work: train_grpo(model, prompts, cfg, out_dir, work, label=section,
+                                                               live_dir=live)) as run:
         run.extra["prompts"] = len(prompts)
         if unsafe:
             run.extra["sandbox"] = run.numbers["sandbox"] = unsafe

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import shutil
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -174,21 +175,22 @@ def dead_run(history: list[dict], loss_moves: bool = True) -> str | None:
 
 
 @contextmanager
-def training_output(stage: str, out: Path, *, code: str, params: dict, inputs: dict, parent: str):
-    """The stage skeleton of a training stage: its atomic output (``run``) and the trainer's work directory."""
-    with stage_output(stage, out, code=code, params=params, inputs=inputs, parent=parent) as run, \
+def training_stage(stage: str, cfg, out: Path, *, code: str, inputs: dict, parent: str,
+                   train: Callable[[Path, Path], dict]):
+    """The skeleton of every training stage (coldstart, sft, distill, grpo): an atomic output with its manifest
+    (``cfg.resolved()``: every setting it ran with), a work directory for checkpoints, then
+    ``train(out_dir, work_dir)``. Its numbers go to the manifest, except what varies between runs (the step it
+    resumed from, a warning), which goes to the run log; all of them to the summary. Yields the run, for the
+    stage's own lineage (``run.extra``) before the output is written."""
+    with stage_output(stage, out, code=code, params=cfg.resolved(), inputs=inputs, parent=parent) as run, \
             work_dir(out) as work:
-        yield run, work
-
-
-def record(run, numbers: dict) -> None:
-    """A training's numbers into the stage's records: what varies between runs (the step it resumed from, a
-    warning) into the run log, the rest into the manifest, and all of it into the summary."""
-    run.log["resumed_from_step"] = numbers.pop("resumed_from_step")
-    warning = run.log["warning"] = numbers.pop("warning")
-    run.extra["metrics"] = numbers
-    run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"], **({"warning": warning} if warning
-                                                                                   else {}))
+        numbers = train(run.dir, work)
+        run.log["resumed_from_step"] = numbers.pop("resumed_from_step")
+        warning = run.log["warning"] = numbers.pop("warning")
+        run.extra["metrics"] = numbers
+        run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"],
+                           **({"warning": warning} if warning else {}))
+        yield run
 
 
 @contextmanager

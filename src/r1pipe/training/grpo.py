@@ -22,11 +22,11 @@ from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from r1pipe import R1pipeError, distributed
+from r1pipe.answers import completion_text
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.data.templates import chat_template_opens_think, opens_think
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
-from r1pipe.answers import completion_text
 from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
     RichProgressCallback,

@@ -24,13 +24,12 @@ from r1pipe.training.common import (
     guards,
     lora_config,
     quiet,
-    record,
     resume_point,
     save_log_history,
     save_trained,
     train,
     trainable,
-    training_output,
+    training_stage,
     trl_args,
 )
 
@@ -91,6 +90,7 @@ def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, dat
     model_dir, out = Path(model_dir), Path(out)
     require_model_dir(model_dir)
     inputs = {"data": data} if parent else {"model": model_dir, "data": data}
-    with training_output(stage, out, code=code, params=cfg.resolved(), inputs=inputs,
-                         parent=parent or str(model_dir)) as (run, work):
-        record(run, train_sft(model_dir, rows, cfg, run.dir, work, label=stage, data_key=content_hash(data)))
+    with training_stage(stage, cfg, out, code=code, inputs=inputs, parent=parent or str(model_dir),
+                        train=lambda out_dir, work: train_sft(model_dir, rows, cfg, out_dir, work, label=stage,
+                                                              data_key=content_hash(data))):
+        pass  # SFT's lineage is the skeleton's: nothing of its own to add
