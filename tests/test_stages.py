@@ -94,8 +94,14 @@ def test_r1_zero_and_the_extra_seed_train_from_their_own_starts(chain):
     assert zero["stage"] == "rl_zero" and zero["parent"] == "models/base" and zero["metrics"]["steps"] == 2
     b, b1 = read_manifest(chain / "models/B"), read_manifest(chain / "models/seeds/B-1")
     assert b["params"]["seed"] == 0 and b1["params"]["seed"] == 1  # --seed replaces the section's seed
-    assert {k: v for k, v in b1["params"].items() if k != "seed"} == {k: v for k, v in b["params"].items()
-                                                                       if k != "seed"}
+    assert b1["params"]["trl"]["settings"]["seed"] == b1["params"]["trl"]["settings"]["data_seed"] == 1  # TRL's too
+
+    def but_seeds(params):
+        trl = {**params["trl"], "settings": {k: v for k, v in params["trl"]["settings"].items()
+                                             if k not in ("seed", "data_seed")}}
+        return {**{k: v for k, v in params.items() if k != "seed"}, "trl": trl}
+
+    assert but_seeds(b1["params"]) == but_seeds(b["params"])
     assert (chain / "models/B/model.safetensors").read_bytes() != (
         chain / "models/seeds/B-1/model.safetensors").read_bytes()
 

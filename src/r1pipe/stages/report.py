@@ -11,12 +11,16 @@ errors (B > A over every seed of B), each model's lineage and cost,
 length over the steps of each RL stage) and a sample completion per model and
 benchmark. ``--metrics`` gets the same table as numbers (each model's pass@1, each
 claim's Δ): the file ``dvc metrics show`` and ``dvc exp show`` display.
+
+It runs in three steps: ``read_evals`` (the eval metrics and each problem's scores),
+``judge`` (the claims, their compute, the warnings) and ``render`` (the markdown).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from r1pipe import R1pipeError
@@ -289,75 +293,98 @@ def _rl_logs(models_dir: Path | None) -> dict[str, list[dict]]:
     return logs
 
 
-def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | None = None,
-        seeds_dir: Path | None = None, metrics_out: Path | None = None) -> None:
-    import matplotlib
+@dataclass
+class Evals:
+    """What the report reads: each model's eval metrics and per-problem scores, and each model's seeds."""
 
-    matplotlib.use("Agg")
-    metrics: dict[str, dict] = {}
-    problems: dict[str, dict] = {}
+    metrics: dict[str, dict] = field(default_factory=dict)
+    problems: dict[str, dict] = field(default_factory=dict)
+    seeds: dict[str, list[str]] = field(default_factory=dict)  # a model -> its runs' names (itself first)
 
-    def read_eval(name: str, path: Path) -> None:
+    def read(self, name: str, path: Path) -> None:
         """An eval's metrics JSON, and its per-problem scores beside it where there are any."""
-        metrics[name] = json.loads(path.read_text())
+        self.metrics[name] = json.loads(path.read_text())
         per = path.with_name(f"{path.stem}.problems.json")
         if per.is_file():
-            problems[name] = json.loads(per.read_text())
+            self.problems[name] = json.loads(per.read_text())
 
-    for name in cfg.models:
+
+def read_evals(models: list[str], metrics_dir: Path, seeds_dir: Path | None) -> Evals:
+    evals = Evals()
+    for name in models:
         if (Path(metrics_dir) / f"{name}.json").is_file():
-            read_eval(name, Path(metrics_dir) / f"{name}.json")
-    if not metrics:
-        raise R1pipeError(f"no eval metrics in {metrics_dir} for any of: {', '.join(cfg.models)}")
+            evals.read(name, Path(metrics_dir) / f"{name}.json")
+    if not evals.metrics:
+        raise R1pipeError(f"no eval metrics in {metrics_dir} for any of: {', '.join(models)}")
     # A model's other seeds (``B-1``...) join the claims about it, never the tables.
-    seeds: dict[str, list[str]] = {}
     for name, files in load_seeds(seeds_dir).items():
-        if name in metrics:
-            seeds[name] = [name, *(f"{name}-{seed}" for seed in files)]
+        if name in evals.metrics:
+            evals.seeds[name] = [name, *(f"{name}-{seed}" for seed in files)]
             for seed, f in files.items():
-                read_eval(f"{name}-{seed}", f)
-    accuracy, shape = tables(metrics, cfg.models)
-    logs = _rl_logs(models_dir)
+                evals.read(f"{name}-{seed}", f)
+    return evals
+
+
+@dataclass
+class Findings:
+    """What the report judges: the claims on the first benchmark, their compute, and what to warn about."""
+
+    bench: str
+    claims: str  # the markdown table ("" when no claim applies)
+    deltas: dict[str, float]
+    costs: dict[str, dict]
+    warnings: list[str]
+    unsafe: list[str]
+
+
+def judge(evals: Evals, models: list[str], logs: dict[str, list[dict]], models_dir: Path | None) -> Findings:
+    bench = next(b for b, m in next(iter(evals.metrics.values())).items() if isinstance(m, dict))
+    table, deltas = claims(evals.metrics, bench, evals.problems, evals.seeds, never_advantaged(logs))
+    costs = {}
+    for left, right in COSTED:
+        if table and models_dir and {left, right} <= set(evals.metrics) and f"{left} > {right}" in deltas:
+            costs[f"{left} > {right}"] = recipe_costs(Path(models_dir), left, right)
+    return Findings(bench, table, deltas, costs, warnings(models_dir, models),
+                    unsafe_runs(evals.metrics, models_dir, models))
+
+
+def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics_dir: Path,
+           models_dir: Path | None, seeds_dir: Path | None) -> str:
+    """The report's markdown."""
+    accuracy, shape = tables(evals.metrics, models)
     parts = ["# r1pipe report", "",
              "Held-out accuracy of every model in the chain: pass@1 is the mean correctness over k samples, "
              "cons@k the majority vote; both in %, ± the standard error over prompts.", "", accuracy, "",
              "Format rate (one `<think>` block, then one `<answer>`) and mean completion length in tokens:", "",
              shape, "", "![pass@1 per stage](pass_at_1.png)", ""]
-    first = next(b for b, m in next(iter(metrics.values())).items() if isinstance(m, dict))
-    costs: dict[str, dict] = {}
-    untested = never_advantaged(logs)
-    checked, deltas = claims(metrics, first, problems, seeds, untested)
-    if checked:
+    if found.claims:
         parts += ["## The paper's findings, checked", "",
-                  "On the first benchmark; a difference counts when it is more than twice its standard error. "
+                  "On the first benchmark; a difference counts when it is more than twice its standard error, "
+                  "which is also the smallest difference the test could resolve. "
                   "Two models graded on the same problems are compared with the paired standard error (of the "
                   "per-problem differences); without per-problem scores, with the two SEs combined (unpaired). "
                   "A model trained with several seeds is judged on their mean: its SE adds the problems' paired "
                   "SE (of the seed-averaged differences) and the seeds' (their differences' spread over "
                   "√seeds) in quadrature. A comparison in which one side's RL never had an advantage (a group's "
                   "completions all scored alike at every step) tests nothing.",
-                  "", checked, ""]
-        for name, runs in seeds.items():
+                  "", found.claims, ""]
+        for name, runs in evals.seeds.items():
             parts += [f"{name} is judged over {len(runs)} seeds: the chain's `models/{name}` (the one the chain "
                       f"continues from) and {', '.join(f'`{r}`' for r in runs[1:])} (`{seeds_dir}`).", ""]
-        for left, right in COSTED:
-            if models_dir and {left, right} <= set(metrics) and f"{left} > {right}" in deltas:
-                costs[f"{left} > {right}"] = cost = recipe_costs(Path(models_dir), left, right)
-                # Seconds vary between runs, so they go to the run log (reports.run.json), not the report.
-                parts += [f"Compute of `{left} > {right}` beyond the base both start from: "
-                          + "; ".join(f"{n}: {c['rl_completions']} RL completions ({', '.join(c['outputs'])})"
-                                      for n, c in cost.items())
-                          + ". Their seconds, from the run logs: `reports.run.json`.", ""]
-    trouble = warnings(models_dir, cfg.models)
-    if trouble:
+        for claim, cost in found.costs.items():
+            # Seconds vary between runs, so they go to the run log (reports.run.json), not the report.
+            parts += [f"Compute of `{claim}` beyond the base both start from: "
+                      + "; ".join(f"{n}: {c['rl_completions']} RL completions ({', '.join(c['outputs'])})"
+                                  for n, c in cost.items())
+                      + ". Their seconds, from the run logs: `reports.run.json`.", ""]
+    if found.warnings:
         parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing; a claim that rests on "
-                  "one of them tests nothing.", "", *(f"- {line}" for line in trouble), ""]
-    unsafe = unsafe_runs(metrics, models_dir, cfg.models)
-    if unsafe:
+                  "one of them tests nothing.", "", *(f"- {line}" for line in found.warnings), ""]
+    if found.unsafe:
         parts += ["## Code graded without the sandbox", "",
                   "These runs were told `sandbox: unsafe`: the programs they graded ran as the training user, "
-                  "with the host's files and network.", "", *(f"- {line}" for line in unsafe), ""]
-    stages = lineage(models_dir, cfg.models)
+                  "with the host's files and network.", "", *(f"- {line}" for line in found.unsafe), ""]
+    stages = lineage(models_dir, models)
     if stages:
         parts += ["## Lineage", "", "From each model's `r1pipe.json` manifest (each input's sha256 is there). "
                   "Time and code per stage: each output's `<out>.run.json` run log.", "",
@@ -365,7 +392,7 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     if logs:
         parts += ["## RL training curves", "", "![RL curves](rl_curves.png)", ""]
     parts += ["## Samples", ""]
-    for name in [n for n in cfg.models if n in metrics]:
+    for name in [n for n in models if n in evals.metrics]:
         samples = Path(metrics_dir) / f"{name}.samples.json"
         if samples.is_file():
             for bench, examples in json.loads(samples.read_text()).items():
@@ -373,15 +400,27 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
                     parts += [f"<details><summary>{name} on {bench}: correct = {ex['correct']}</summary>", "",
                               f"**prompt:** {ex['prompt']}", "", "```", ex["completion"], "```",
                               f"gold: `{ex['answer']}`", "</details>", ""]
+    return "\n".join(parts)
+
+
+def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | None = None,
+        seeds_dir: Path | None = None, metrics_out: Path | None = None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    evals = read_evals(cfg.models, metrics_dir, seeds_dir)
+    logs = _rl_logs(models_dir)
+    found = judge(evals, cfg.models, logs, models_dir)
     with stage_output("report", out, code=__name__, params=cfg.resolved()) as run:
         run.log["compute"] = {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"]}
-                                      for n, c in cost.items()} for claim, cost in costs.items()}
-        (run.dir / "report.md").write_text("\n".join(parts))
-        plot_accuracy(metrics, cfg.models, run.dir / "pass_at_1.png")
+                                      for n, c in cost.items()} for claim, cost in found.costs.items()}
+        (run.dir / "report.md").write_text(render(evals, found, cfg.models, logs, metrics_dir, models_dir,
+                                                  seeds_dir))
+        plot_accuracy(evals.metrics, cfg.models, run.dir / "pass_at_1.png")
         if logs:
             plot_curves(logs, run.dir / "rl_curves.png")
-        run.numbers.update({"models": len([n for n in cfg.models if n in metrics]), "rl curves": len(logs)})
+        run.numbers.update({"models": len([n for n in cfg.models if n in evals.metrics]), "rl curves": len(logs)})
     if metrics_out:
-        table = {"pass@1": {n: round(100 * metrics[n][first]["pass@1"], 2) for n in cfg.models if n in metrics},
-                 "claims": deltas}
+        table = {"pass@1": {n: round(100 * evals.metrics[n][found.bench]["pass@1"], 2) for n in cfg.models
+                            if n in evals.metrics}, "claims": found.deltas}
         write_json_atomic(Path(metrics_out), table)
