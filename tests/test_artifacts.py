@@ -56,3 +56,23 @@ def test_content_hash_tracks_content_not_manifest(tmp_path):
     (d / "a.bin").write_bytes(b"abd")
     assert content_hash(d) != h1
     assert read_manifest(d)["params"] == {"seed": 1}
+
+
+def test_a_work_directory_outlives_a_kill_but_not_an_error_or_success(tmp_path):
+    from r1pipe.artifacts import work_dir
+
+    out = tmp_path / "new" / "deeper" / "A.json"
+    with pytest.raises(ValueError), work_dir(out) as work:
+        assert work == tmp_path / "new" / "deeper" / ".A.json.work" and work.is_dir()
+        raise ValueError("a bad input")
+    assert not (tmp_path / "new").exists()  # the work directory, and the parents made for it, are gone
+
+    with pytest.raises(KeyboardInterrupt), work_dir(out) as work:
+        (work / "batch").write_text("kept")
+        raise KeyboardInterrupt  # Ctrl-C, like a SIGKILL, leaves what a rerun resumes from
+    assert (work / "batch").read_text() == "kept"
+
+    with work_dir(out) as again:
+        assert (again / "batch").read_text() == "kept"
+        out.write_text("{}")
+    assert not again.exists() and out.is_file()

@@ -253,3 +253,38 @@ def test_generation_on_two_processes_from_params_reruns_only_what_it_launches(re
     assert outs_in_lock(repo) == before
     assert json.loads((repo / "data/sft.run.json").read_text())["processes"] == 2
     assert "torchrun --standalone" in (repo / "dvc.lock").read_text()
+
+
+@pytest.mark.slow
+def test_a_repro_killed_inside_reject_sample_resumes_and_ends_with_the_same_outputs(reproduced):
+    """`dvc repro` SIGKILLed (DVC and the stage it runs) while reject-sample is halfway through its batches, then
+    run again: reject-sample resumes from the batches it had finished, and every output ends as the
+    uninterrupted run left it."""
+    import signal
+    import time
+
+    repo = reproduced
+    set_param(repo, "reject_sample", "batch_size", 2)  # 8 batches of 2 prompts, to be killed between
+    run(["dvc", "repro"], repo)  # the uninterrupted run at that setting
+    whole = outs_in_lock(repo)
+
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", **MODELS}
+    proc = subprocess.Popen(["dvc", "repro", "-f", "--no-run-cache", "-s", "reject_sample"], cwd=repo, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    work, deadline = repo / "data/.sft.work", time.monotonic() + 600
+    while len(list(work.glob("*/*.json.gz"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "reject-sample ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # DVC and the stage under it, as a preempted machine would
+    proc.wait()
+    kept = len(list(work.glob("*/*.json.gz")))
+    assert 3 <= kept < 8 and not (repo / "data/sft").exists()
+
+    out = run(["dvc", "repro"], repo)
+    assert "reject_sample" in ran(out)
+    assert json.loads((repo / "data/sft.run.json").read_text())["batches"] == {"resumed": kept, "generated": 8 - kept}
+    assert outs_in_lock(repo) == whole  # the same bytes as the run left alone, so nothing after it changed
+    assert not work.exists()
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["reject_sample"].pop("batch_size")  # the tiny preset's own again
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -235,6 +235,7 @@ def work_dir(out: Path | str, keep: tuple[type[BaseException], ...] = ()):
     be on a filesystem that every process sees, like the output.
     """
     work = Path(out).parent / f".{Path(out).name}.work"
+    made = [p for p in [work.parent, *work.parent.parents] if not p.exists()]  # removed with it, where empty
     if distributed.is_main():
         work.mkdir(parents=True, exist_ok=True)
     distributed.barrier()
@@ -244,11 +245,21 @@ def work_dir(out: Path | str, keep: tuple[type[BaseException], ...] = ()):
         raise
     except Exception:
         if distributed.is_main():
-            shutil.rmtree(work, ignore_errors=True)
+            _remove(work, made)
         raise
     distributed.barrier()  # every process is done with it
     if distributed.is_main():
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(work, made)
+
+
+def _remove(work: Path, made: list[Path]) -> None:
+    """The work directory, and the parents made for it that nothing else has filled since (deepest first)."""
+    shutil.rmtree(work, ignore_errors=True)
+    for directory in made:
+        try:
+            directory.rmdir()
+        except OSError:
+            break
 
 
 def read_manifest(path: Path | str) -> dict | None:
