@@ -49,6 +49,31 @@ def test_hf_engine_samples_n_per_prompt_deterministically(model_dir):
     assert [[c.text for c in g] for g in first] != [[c.text for c in g] for g in other]
 
 
+def test_hf_engine_counts_its_work_as_computed_by_hand(model_dir):
+    """Positions through the model and FLOPs, from the tokenizer's lengths and the completions: 2 FLOPs per
+    weight of every linear layer (the module tree's count, not the engine's) per position."""
+    import torch
+
+    from r1pipe.engines.base import format_prompts
+
+    engine = make_engine("hf", model_dir, batch_size=2)
+    n, prompts = 2, PROMPTS[:3]
+    groups = engine.generate(prompts, n, Sampling(temperature=1.0, top_p=1.0, max_new_tokens=6), seed=0)
+    linear = sum(m.weight.numel() for m in engine.model.modules() if isinstance(m, torch.nn.Linear))
+    assert engine.params == linear
+    lengths = [len(engine.tok(t, add_special_tokens=False)["input_ids"]) for t in format_prompts(engine.tok, prompts)]
+    prefill = decode = 0
+    for start in (0, 2):  # batches of 2 prompts, each repeated n times, padded to the batch's longest prompt
+        rows = len(lengths[start:start + 2]) * n
+        steps = max(c.n_tokens for g in groups[start:start + 2] for c in g)  # until the longest completion ends
+        prefill += rows * max(lengths[start:start + 2])
+        decode += rows * (steps - 1)  # the first new token comes from the prefill
+    work = engine.work.total()
+    assert (work["prefill"], work["decode"]) == (prefill, decode)
+    assert work["generated"] == sum(c.n_tokens for g in groups for c in g)
+    assert work["flops"] == 2 * linear * (prefill + decode)
+
+
 @pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (scripts/vllm-env.sh)")
 def test_vllm_engine_samples_n_per_prompt_whatever_the_batch_and_keeps_its_batches(model_dir, tmp_path):
     """Each prompt has its own seed, so batches of 4 or of 1 give the same samples; a journal keeps each batch and
@@ -60,8 +85,13 @@ def test_vllm_engine_samples_n_per_prompt_whatever_the_batch_and_keeps_its_batch
     assert [len(g) for g in groups] == [3] * len(PROMPTS) and journal.counts() == {"resumed": 0, "generated": 2}
     assert all(0 < c.n_tokens <= 10 and c.n_tokens == len(c.token_ids) for g in groups for c in g)
     again = Journal(tmp_path / "work", "vllm")
+    generated = sum(c.n_tokens for g in groups for c in g)
+    assert engine.work.generated == generated and engine.work.decode == generated - 3 * len(PROMPTS)
+    assert engine.work.prefill > 0 and engine.work.flops == 2 * engine.params * (engine.work.prefill
+                                                                                   + engine.work.decode)
     assert engine.generate(PROMPTS, 3, sampling, seed=0, journal=again) == groups
     assert again.counts() == {"resumed": 2, "generated": 0}
+    assert engine.work.generated == generated  # batches read back cost nothing
     engine.batch_size = 1
     assert [[c.token_ids for c in g] for g in engine.generate(PROMPTS, 3, sampling, seed=0)] == \
         [[c.token_ids for c in g] for g in groups]

@@ -88,6 +88,10 @@ def test_killed_eval_resumes_to_the_bytes_of_an_uninterrupted_run(chain):
     assert f"eval killed: arithmetic: {left} of {count} batches kept" in out and left < count
     log = json.loads((chain / "metrics/resume/killed.run.json").read_text())
     assert log["batches"] == {"resumed": left, "generated": count - left}
+    # The resumed run counts only the work it did: the batches it generated.
+    whole = json.loads((chain / "metrics/resume/whole.run.json").read_text())["work"]
+    assert 0 < log["work"]["flops"] < whole["flops"] and 0 < log["work"]["generated"] < whole["generated"]
+    assert whole["machine"]["gemm_gflops"]["float32"] > 0
     for suffix in (".json", ".samples.json", ".problems.json"):
         assert (chain / f"metrics/resume/killed{suffix}").read_bytes() == \
             (chain / f"metrics/resume/whole{suffix}").read_bytes(), suffix

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from r1pipe import distributed
 from r1pipe.data.templates import chat_template_opens_think
-from r1pipe.engines.base import Completion, Sampling, format_prompts
+from r1pipe.engines.base import Completion, Sampling, Work, format_prompts, matmul_params
 from r1pipe.engines.journal import Journal, call_key, run_batches
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.progress import progress
@@ -22,6 +24,7 @@ class HFEngine:
         self.tok.padding_side = "left"
         self.think_prefilled = chat_template_opens_think(self.tok)
         self.batch_size = batch_size
+        self.params, self.work = matmul_params(model_dir), Work()
 
     @torch.no_grad()
     def generate(self, prompts: list[list[dict] | str], n: int, sampling: Sampling, seed: int,
@@ -49,6 +52,7 @@ class HFEngine:
         eos = self.tok.eos_token_id
         enc = self.tok(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         sample = sampling.temperature > 0
+        started = time.perf_counter()
         out = self.model.generate(
             **enc,
             do_sample=sample,
@@ -60,7 +64,9 @@ class HFEngine:
             pad_token_id=self.tok.pad_token_id,
             eos_token_id=eos,
         )
-        new = out[:, enc["input_ids"].shape[1] :].tolist()
+        rows, prompt_len = len(batch) * n, enc["input_ids"].shape[1]
+        new = out[:, prompt_len:].tolist()
+        steps = out.shape[1] - prompt_len  # the first new token comes from the prefill's last position
         groups = []
         for i in range(len(batch)):
             group = []
@@ -70,4 +76,7 @@ class HFEngine:
                 group.append(Completion(self.tok.decode(ids, skip_special_tokens=True), len(ids), finished,
                                         tuple(ids)))
             groups.append(group)
+        self.work.add(prefill=rows * prompt_len, decode=rows * max(steps - 1, 0),
+                      generated=sum(c.n_tokens for g in groups for c in g), params=self.params,
+                      seconds=time.perf_counter() - started)
         return groups

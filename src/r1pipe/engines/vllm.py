@@ -12,12 +12,13 @@ index, so the completions depend neither on N nor on the batch size.
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
 from r1pipe import distributed
 from r1pipe.data.templates import chat_template_opens_think
-from r1pipe.engines.base import Completion, Sampling, format_prompts
+from r1pipe.engines.base import Completion, Sampling, Work, format_prompts, matmul_params
 from r1pipe.engines.journal import Journal, call_key, run_batches
 
 
@@ -37,6 +38,7 @@ class VLLMEngine:
         self.tok = self.llm.get_tokenizer()
         self.think_prefilled = chat_template_opens_think(self.tok)
         self.batch_size = batch_size
+        self.params, self.work = matmul_params(model_dir), Work()
 
     def generate(self, prompts: list, n: int, sampling: Sampling, seed: int, label: str = "generating",
                  journal: Journal | None = None) -> list[list[Completion]]:
@@ -53,7 +55,12 @@ class VLLMEngine:
                                      top_p=sampling.top_p if sampling.temperature else 1.0,
                                      max_tokens=sampling.max_new_tokens, seed=seed + i, skip_special_tokens=True)
                       for i in mine]
+            started = time.perf_counter()
             outputs = self.llm.generate([texts[i] for i in mine], params, use_tqdm=False)
+            generated = sum(len(c.token_ids) for out in outputs for c in out.outputs)
+            self.work.add(prefill=sum(len(out.prompt_token_ids) for out in outputs),
+                          decode=generated - sum(len(out.outputs) for out in outputs), generated=generated,
+                          params=self.params, seconds=time.perf_counter() - started)
             return [[Completion(c.text, len(c.token_ids), c.finish_reason == "stop", tuple(c.token_ids))
                      for c in out.outputs] for out in outputs]
 

@@ -30,6 +30,7 @@ from r1pipe.data.judge import RUBRIC, judge_scores
 from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template, mark_prefilled
 from r1pipe.engines import Sampling, make_engine, open_engine
+from r1pipe.engines.base import work_log
 from r1pipe.engines.journal import Journal
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.sandbox import require as require_sandbox
@@ -71,9 +72,12 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
             judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size)
             verdicts = judge_scores(judge_engine, rows, groups, cfg.judge.rubric or RUBRIC, cfg.judge.tasks,
                                     cfg.judge.max_new_tokens, cfg.seed, journal)
+        work = work_log(engine)  # every process's part, summed (the judge's is its own engine's)
         if not distributed.is_main():  # the main process grades, filters and writes
             return {}
         run.log["batches"] = journal.counts()
+        if work:
+            run.log["work"] = work
         rows = mark_prefilled(rows, cfg.template, engine.think_prefilled)
         scores = score_groups(rows, groups, ["accuracy", "format"])
         for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs(), known=scores)):
