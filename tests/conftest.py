@@ -46,12 +46,11 @@ def cli(*args: str, cwd: Path):
 
 
 def vllm_runs_here() -> bool:
-    """Whether TRL's in-training vLLM can run here: vLLM installed and a GPU (else `use_vllm: true` is refused)."""
-    import importlib.util
+    """Whether TRL's in-training vLLM can run here (else `use_vllm: true` is refused): the check `r1pipe check`
+    itself makes."""
+    from r1pipe.config.grpo import trl_vllm_missing
 
-    import torch
-
-    return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+    return not trl_vllm_missing()
 
 
 def runnable_here(preset: Path, tmp_path: Path) -> Path:

@@ -16,6 +16,17 @@ from r1pipe.config import PromptTemplate, TrainableLayers, WeightedRewards
 from r1pipe.config.trl import TRLSection, TRLSettingError
 
 
+def trl_vllm_missing() -> list[str]:
+    """What this machine lacks for TRL's in-training vLLM (empty where `use_vllm: true` can run)."""
+    import importlib.util
+
+    import torch
+
+    return [why for why, gone in [
+        ("vLLM is not installed (r1pipe's vllm extra)", importlib.util.find_spec("vllm") is None),
+        ("there is no GPU (TRL's vLLM syncs the weights through CUDA)", not torch.cuda.is_available())] if gone]
+
+
 class GRPOSection(TRLSection, WeightedRewards, TrainableLayers):
     """`r1pipe grpo`: GRPO on TRL's GRPOTrainer.
 
@@ -59,14 +70,7 @@ class GRPOSection(TRLSection, WeightedRewards, TrainableLayers):
         installed and a GPU, which TRL would find out only after the model loads, in a long traceback."""
         super().check_trl()
         if self.trl_given().get("use_vllm"):
-            import importlib.util
-
-            import torch
-
-            missing = [why for why, gone in [
-                ("vLLM is not installed (r1pipe's vllm extra)", importlib.util.find_spec("vllm") is None),
-                ("there is no GPU (TRL's vLLM syncs the weights through CUDA)", not torch.cuda.is_available())]
-                if gone]
+            missing = trl_vllm_missing()
             if missing:
                 raise TRLSettingError("use_vllm", f"true, but {' and '.join(missing)}; set use_vllm: false "
                                       "(generation then runs in transformers)")
