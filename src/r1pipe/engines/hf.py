@@ -9,7 +9,7 @@ import torch
 from r1pipe import distributed
 from r1pipe.data.templates import chat_template_opens_think
 from r1pipe.engines.base import Completion, Sampling, Work, format_prompts, matmul_params
-from r1pipe.engines.journal import Journal, call_key, run_batches
+from r1pipe.engines.journal import Journal, batch_sizes, call_key, run_batches
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.progress import progress
 
@@ -40,7 +40,7 @@ class HFEngine:
             torch.manual_seed(seed + starts[b])
             return self._generate(texts[starts[b] : starts[b] + self.batch_size], n, sampling)
 
-        sizes = [len(texts[s : s + self.batch_size]) for s in starts]
+        sizes = batch_sizes(len(texts), self.batch_size)
         with progress() as bar:
             task = bar.add_task(label, total=len(texts), status="")
             # The others go at about the same pace.

@@ -109,6 +109,11 @@ def run_batches(journal: Journal | None, sizes: list[int], n: int, generate: Cal
     return distributed.merge(mine, len(sizes))
 
 
+def batch_sizes(prompts: int, batch_size: int) -> list[int]:
+    """How many prompts each batch of ``batch_size`` holds (the last one may hold fewer)."""
+    return [min(batch_size, prompts - start) for start in range(0, prompts, batch_size)]
+
+
 def call_key(texts: list[str], n: int, sampling: Sampling, seed: int, batch_size: int, engine: str) -> dict:
     """What one generate call's batches depend on, besides the stage fingerprint."""
     return {"texts": hashlib.sha256(json.dumps(texts).encode()).hexdigest(), "n": n, "sampling": asdict(sampling),

@@ -19,7 +19,7 @@ import torch
 from r1pipe import distributed
 from r1pipe.data.templates import chat_template_opens_think
 from r1pipe.engines.base import Completion, Sampling, Work, format_prompts, matmul_params
-from r1pipe.engines.journal import Journal, call_key, run_batches
+from r1pipe.engines.journal import Journal, batch_sizes, call_key, run_batches
 
 
 class VLLMEngine:
@@ -64,7 +64,7 @@ class VLLMEngine:
             return [[Completion(c.text, len(c.token_ids), c.finish_reason == "stop", tuple(c.token_ids))
                      for c in out.outputs] for out in outputs]
 
-        sizes = [len(texts[s : s + self.batch_size]) for s in starts]
+        sizes = batch_sizes(len(texts), self.batch_size)
         parts = run_batches(journal, sizes, n, batch,
                             call_key(texts, n, sampling, seed, self.batch_size, "vllm"), label)
         return [group for part in parts for group in part]
