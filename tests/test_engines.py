@@ -51,7 +51,11 @@ def test_hf_engine_samples_n_per_prompt_deterministically(model_dir):
 
 def test_hf_engine_counts_its_work_as_computed_by_hand(model_dir):
     """Positions through the model and FLOPs, from the tokenizer's lengths and the completions: 2 FLOPs per
-    weight of every linear layer (the module tree's count, not the engine's) per position."""
+    weight of every linear layer (the module tree's count, not the engine's) per position. The head the prompts
+    of a batch share runs once, each prompt's rest once for its n samples, and each sample's last prompt token
+    with its first decoding step."""
+    import os
+
     import torch
 
     from r1pipe.engines.base import format_prompts
@@ -61,17 +65,43 @@ def test_hf_engine_counts_its_work_as_computed_by_hand(model_dir):
     groups = engine.generate(prompts, n, Sampling(temperature=1.0, top_p=1.0, max_new_tokens=6), seed=0)
     linear = sum(m.weight.numel() for m in engine.model.modules() if isinstance(m, torch.nn.Linear))
     assert engine.params == linear
-    lengths = [len(engine.tok(t, add_special_tokens=False)["input_ids"]) for t in format_prompts(engine.tok, prompts)]
+    ids = [engine.tok(t, add_special_tokens=False)["input_ids"] for t in format_prompts(engine.tok, prompts)]
     prefill = decode = 0
-    for start in (0, 2):  # batches of 2 prompts, each repeated n times, padded to the batch's longest prompt
-        rows = len(lengths[start:start + 2]) * n
+    for start in (0, 2):  # batches of 2 prompts, padded to the batch's longest prompt
+        batch, rows = ids[start:start + 2], len(ids[start:start + 2]) * n
+        head = min(len(os.path.commonprefix(batch)), min(map(len, batch)) - 1)
+        width = max(map(len, batch))
         steps = max(c.n_tokens for g in groups[start:start + 2] for c in g)  # until the longest completion ends
-        prefill += rows * max(lengths[start:start + 2])
+        prefill += head + len(batch) * (width - 1 - head) + rows
         decode += rows * (steps - 1)  # the first new token comes from the prefill
+    assert head > 10  # the chat template's opening, shared
     work = engine.work.total()
     assert (work["prefill"], work["decode"]) == (prefill, decode)
     assert work["generated"] == sum(c.n_tokens for g in groups for c in g)
     assert work["flops"] == 2 * linear * (prefill + decode)
+
+
+@pytest.mark.parametrize("n, temperature", [(1, 0.0), (3, 0.0), (3, 1.0)])
+def test_shared_prompt_positions_give_the_outputs_of_plain_generate(model_dir, n, temperature):
+    """transformers' generate on the repeated, left-padded prompts (today's path before prefix sharing) and the
+    engine's path agree token for token, greedy and seed for seed when sampling, on prompts of several lengths."""
+    import torch
+
+    from r1pipe.engines import prefix
+    from r1pipe.engines.base import format_prompts
+
+    engine = make_engine("hf", model_dir, batch_size=6)
+    prompts = PROMPTS + [[{"role": "user", "content": "Two plus two?"}]]
+    enc = engine.tok(format_prompts(engine.tok, prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    ids, mask = enc["input_ids"].repeat_interleave(n, 0), enc["attention_mask"].repeat_interleave(n, 0)
+    settings = dict(max_new_tokens=16, pad_token_id=engine.tok.pad_token_id, do_sample=temperature > 0,
+                    **({"temperature": temperature, "top_k": 0} if temperature else {}))
+    torch.manual_seed(3)
+    plain = engine.model.generate(input_ids=ids, attention_mask=mask, **settings)
+    torch.manual_seed(3)
+    shared, prefill = prefix.generate(engine.model, ids, mask, **settings)
+    assert shared.tolist() == plain.tolist()
+    assert prefill < ids.numel() / (2 if n > 1 else 1)  # the template's head once, each prompt once
 
 
 @pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (scripts/vllm-env.sh)")

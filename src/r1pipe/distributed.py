@@ -85,15 +85,27 @@ def shard(n: int) -> range:
     return range(rank(), n, world())
 
 
+def gather(obj) -> list:
+    """Every process's ``obj``, in rank order, on every process (a collective)."""
+    if not launched():
+        return [obj]
+    import torch.distributed as dist
+
+    parts: list = [None] * world()
+    dist.all_gather_object(parts, obj)
+    return parts
+
+
 def merge(mine: dict[int, object], n: int) -> list:
     """Every process's ``{index: result}`` for its ``shard(n)``, as one list in index order, on every process."""
-    if launched():
-        import torch.distributed as dist
-
-        parts: list = [None] * world()
-        dist.all_gather_object(parts, mine)
-        mine = {i: r for part in parts for i, r in part.items()}
+    mine = {i: r for part in gather(mine) for i, r in part.items()}
     missing = [i for i in range(n) if i not in mine]
     if missing:
         raise RuntimeError(f"generation results missing for units {missing[:5]}")
     return [mine[i] for i in range(n)]
+
+
+def sum_counts(counts: dict, slowest: tuple[str, ...] = ()) -> dict:
+    """``counts`` summed over every process, but the keys in ``slowest``: their largest value (a collective)."""
+    parts = gather(counts)
+    return {k: max(p[k] for p in parts) if k in slowest else sum(p[k] for p in parts) for k in counts}

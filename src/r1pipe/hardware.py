@@ -42,6 +42,26 @@ def bf16_native(flags) -> bool:
     return any(f in flags for f in BF16_FLAGS)
 
 
+def resolve_dtype(setting: str, flags=None, cuda: bool | None = None) -> str:
+    """``float32`` or ``bfloat16`` for a ``dtype`` setting. ``auto``: bf16 where the hardware multiplies it natively
+    (a GPU that supports it, a CPU with these ``flags``, this CPU's unless given), float32 elsewhere."""
+    if setting != "auto":
+        return setting
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return "bfloat16" if cuda or bf16_native(cpu()["bf16_flags"] if flags is None else flags) else "float32"
+
+
+def emulated_bf16(dtype: str, on_cpu: bool) -> str | None:
+    """The one-line warning for bf16 asked of a CPU that emulates it, or None."""
+    if dtype != "bfloat16" or not on_cpu or bf16_native(cpu()["bf16_flags"]):
+        return None
+    return ("warning: bf16 on this CPU is emulated (no AMX or AVX512_BF16 units): expect it many times slower than "
+            "float32, which r1pipe's default picks here")
+
+
 def measure_gemm(dtype: str, n: int = 2048, seconds: float = 1.0) -> float:
     """GFLOP/s of an ``n`` x ``n`` matmul in ``dtype`` (``float32`` or ``bfloat16``) on the CPU."""
     import torch

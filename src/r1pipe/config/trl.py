@@ -50,11 +50,13 @@ def common_defaults() -> dict[str, Any]:
     """r1pipe's defaults for TRL settings in every training stage, where they differ from TRL's."""
     import torch
 
-    cuda = torch.cuda.is_available()
+    from r1pipe import hardware
+
     return {
-        "use_cpu": not cuda,  # TRL on a CPU needs it, or it refuses or silently falls back
-        # On a GPU, bf16 only as autocast: the weights stay float32 (bf16 weights swallow small updates).
-        "bf16": cuda and torch.cuda.is_bf16_supported(),
+        "use_cpu": not torch.cuda.is_available(),  # TRL on a CPU needs it, or it refuses or silently falls back
+        # bf16 where the hardware multiplies it natively (a GPU, a CPU with AMX or AVX512_BF16), else float32
+        # (hardware.resolve_dtype). Only as autocast: the weights stay float32 (bf16 weights swallow small updates).
+        "bf16": hardware.resolve_dtype("auto") == "bfloat16",
         "activation_checkpointing": False,  # TRL turns it on; on small models it costs time and saves nothing
         "ddp_find_unused_parameters": False,  # frozen layers are not DDP's: no search pass per step
         "report_to": "none",  # r1pipe writes its curves to dvclive; no online service by default

@@ -29,17 +29,17 @@ def pick_engine(name: str) -> str:
     return name
 
 
-def make_engine(name: str, model_dir, batch_size: int = 16, tensor_parallel_size: int = 1):
+def make_engine(name: str, model_dir, batch_size: int = 16, tensor_parallel_size: int = 1, dtype: str = "auto"):
     kind = pick_engine(name)
     if kind == "hf":
         from r1pipe.engines.hf import HFEngine
 
-        return HFEngine(model_dir, batch_size=batch_size)
+        return HFEngine(model_dir, batch_size=batch_size, dtype=dtype)
     if importlib.util.find_spec("vllm") is None:
         raise R1pipeError("engine 'vllm' requested but vllm is not installed (pip install 'r1pipe[vllm]')")
     from r1pipe.engines.vllm import VLLMEngine
 
-    return VLLMEngine(model_dir, tensor_parallel_size=tensor_parallel_size, batch_size=batch_size)
+    return VLLMEngine(model_dir, tensor_parallel_size=tensor_parallel_size, batch_size=batch_size, dtype=dtype)
 
 
 def open_engine(cfg, model, engine=None):
@@ -49,4 +49,5 @@ def open_engine(cfg, model, engine=None):
     from r1pipe.models import require_model_dir
 
     require_model_dir(model)
-    return make_engine(cfg.engine, model, batch_size=cfg.batch_size, tensor_parallel_size=cfg.tensor_parallel_size)
+    return make_engine(cfg.engine, model, batch_size=cfg.batch_size, tensor_parallel_size=cfg.tensor_parallel_size,
+                       dtype=cfg.dtype)

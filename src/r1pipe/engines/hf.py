@@ -6,20 +6,25 @@ import time
 
 import torch
 
-from r1pipe import distributed
+from r1pipe import distributed, hardware
 from r1pipe.data.templates import chat_template_opens_think
-from r1pipe.engines.base import Completion, Sampling, Work, format_prompts, matmul_params
+from r1pipe.engines import prefix
+from r1pipe.engines.base import Completion, Sampling, format_prompts
 from r1pipe.engines.journal import Journal, batch_sizes, call_key, run_batches
 from r1pipe.models import load_model, load_tokenizer
-from r1pipe.progress import progress
+from r1pipe.progress import console, progress
+from r1pipe.work import Work, matmul_params
 
 
 class HFEngine:
-    def __init__(self, model_dir, batch_size: int = 16):
+    def __init__(self, model_dir, batch_size: int = 16, dtype: str = "auto"):
+        cuda = torch.cuda.is_available()
         # Under N processes each one generates on its own GPU.
-        self.device = torch.device("cuda", distributed.local_rank()) if torch.cuda.is_available() else "cpu"
-        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-        self.model = load_model(model_dir, dtype=dtype).to(self.device).eval()
+        self.device = torch.device("cuda", distributed.local_rank()) if cuda else "cpu"
+        self.dtype = hardware.resolve_dtype(dtype)
+        if (warning := hardware.emulated_bf16(self.dtype, on_cpu=not cuda)) and distributed.is_main():
+            console.print(warning)
+        self.model = load_model(model_dir, dtype=getattr(torch, self.dtype)).to(self.device).eval()
         self.tok = load_tokenizer(model_dir)
         self.tok.padding_side = "left"
         self.think_prefilled = chat_template_opens_think(self.tok)
@@ -53,14 +58,16 @@ class HFEngine:
         enc = self.tok(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         sample = sampling.temperature > 0
         started = time.perf_counter()
-        out = self.model.generate(
-            **enc,
+        # Each prompt repeated for its n samples, as generate's num_return_sequences would; it runs once.
+        out, prefill = prefix.generate(
+            self.model,
+            enc["input_ids"].repeat_interleave(n, dim=0),
+            enc["attention_mask"].repeat_interleave(n, dim=0),
             do_sample=sample,
             temperature=sampling.temperature if sample else None,
             top_p=sampling.top_p if sample else None,
             top_k=0 if sample else None,
             max_new_tokens=sampling.max_new_tokens,
-            num_return_sequences=n,
             pad_token_id=self.tok.pad_token_id,
             eos_token_id=eos,
         )
@@ -76,7 +83,7 @@ class HFEngine:
                 group.append(Completion(self.tok.decode(ids, skip_special_tokens=True), len(ids), finished,
                                         tuple(ids)))
             groups.append(group)
-        self.work.add(prefill=rows * prompt_len, decode=rows * max(steps - 1, 0),
+        self.work.generation(prefill=prefill, decode=rows * max(steps - 1, 0),
                       generated=sum(c.n_tokens for g in groups for c in g), params=self.params,
                       seconds=time.perf_counter() - started)
         return groups

@@ -16,16 +16,23 @@ import time
 
 import torch
 
-from r1pipe import distributed
+from r1pipe import distributed, hardware
 from r1pipe.data.templates import chat_template_opens_think
-from r1pipe.engines.base import Completion, Sampling, Work, format_prompts, matmul_params
+from r1pipe.engines.base import Completion, Sampling, format_prompts
 from r1pipe.engines.journal import Journal, batch_sizes, call_key, run_batches
+from r1pipe.progress import console
+from r1pipe.work import Work, matmul_params
 
 
 class VLLMEngine:
     def __init__(self, model_dir, tensor_parallel_size: int = 1, batch_size: int = 64,
-                 gpu_memory_utilization: float = 0.85, max_model_len: int | None = None):
+                 gpu_memory_utilization: float = 0.85, max_model_len: int | None = None, dtype: str = "auto"):
         from vllm import LLM
+
+        self.dtype = hardware.resolve_dtype(dtype)
+        if (warning := hardware.emulated_bf16(self.dtype, on_cpu=not torch.cuda.is_available())) \
+                and distributed.is_main():
+            console.print(warning)
 
         if distributed.launched() and torch.cuda.is_available():  # vLLM's engine process reads this
             gpus = os.environ.get("CUDA_VISIBLE_DEVICES") or ",".join(map(str, range(torch.cuda.device_count())))
@@ -34,7 +41,7 @@ class VLLMEngine:
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache on a CPU; ignored on a GPU
         kwargs = {"gpu_memory_utilization": gpu_memory_utilization} if torch.cuda.is_available() else {}
         self.llm = LLM(model=str(model_dir), tensor_parallel_size=tensor_parallel_size, seed=0,
-                       max_model_len=max_model_len, dtype="auto", **kwargs)
+                       max_model_len=max_model_len, dtype=self.dtype, **kwargs)
         self.tok = self.llm.get_tokenizer()
         self.think_prefilled = chat_template_opens_think(self.tok)
         self.batch_size = batch_size
@@ -58,9 +65,9 @@ class VLLMEngine:
             started = time.perf_counter()
             outputs = self.llm.generate([texts[i] for i in mine], params, use_tqdm=False)
             generated = sum(len(c.token_ids) for out in outputs for c in out.outputs)
-            self.work.add(prefill=sum(len(out.prompt_token_ids) for out in outputs),
-                          decode=generated - sum(len(out.outputs) for out in outputs), generated=generated,
-                          params=self.params, seconds=time.perf_counter() - started)
+            self.work.generation(prefill=sum(len(out.prompt_token_ids) for out in outputs),
+                                 decode=generated - sum(len(out.outputs) for out in outputs), generated=generated,
+                                 params=self.params, seconds=time.perf_counter() - started)
             return [[Completion(c.text, len(c.token_ids), c.finish_reason == "stop", tuple(c.token_ids))
                      for c in out.outputs] for out in outputs]
 

@@ -23,12 +23,12 @@ from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
 from r1pipe.data.templates import apply_template, mark_prefilled
 from r1pipe.engines import Sampling, open_engine
-from r1pipe.engines.base import work_log
 from r1pipe.engines.journal import Journal
 from r1pipe.metrics import eval_metrics
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.seed import seed_everything
+from r1pipe.work import work_log
 
 
 def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampling, label: str,
@@ -85,12 +85,15 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
             graded = evaluate(engine, rows, cfg, b.k or cfg.k, sampling, f"eval {name}: {b.name}", journal)
             if graded:
                 results[b.name], examples[b.name], problems[b.name] = graded
-        work = work_log(engine)  # every process's part, summed
+        dtype = getattr(engine, "dtype", None)
+        work = work_log(getattr(engine, "work", None), dtype)  # every process's part, summed
         if not distributed.is_main():
             return results
         run.log["batches"] = journal.counts()
         if work:
             run.log["work"] = work
+        if dtype:  # beside the benchmarks' blocks: the weights the scores were generated with
+            results["dtype"] = dtype
         if unsafe:  # beside the benchmarks' blocks, so that the report and `dvc metrics show` say so
             results["sandbox"] = run.numbers["sandbox"] = unsafe
         samples, per_problem = Path(out).with_suffix(".samples.json"), Path(out).with_suffix(".problems.json")

@@ -30,11 +30,11 @@ from r1pipe.data.judge import RUBRIC, judge_scores
 from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template, mark_prefilled
 from r1pipe.engines import Sampling, make_engine, open_engine
-from r1pipe.engines.base import work_log
 from r1pipe.engines.journal import Journal
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.seed import seed_everything
+from r1pipe.work import work_log
 
 
 def non_reasoning_rows(path: str, n: int, seed: int) -> list[dict]:
@@ -69,15 +69,19 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
         journal = Journal(work, fingerprint(cfg.model_dump(), inputs, __name__))
         groups = engine.generate(prompts, cfg.n, sampling, cfg.seed, label="reject-sample", journal=journal)
         if cfg.judge:  # a generation too: every process takes its share
-            judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size)
+            judge_engine = judge_engine or make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size,
+                                                       dtype=cfg.dtype)
             verdicts = judge_scores(judge_engine, rows, groups, cfg.judge.rubric or RUBRIC, cfg.judge.tasks,
                                     cfg.judge.max_new_tokens, cfg.seed, journal)
-        work = work_log(engine)  # every process's part, summed (the judge's is its own engine's)
+        dtype = getattr(engine, "dtype", None)
+        work = work_log(getattr(engine, "work", None), dtype)  # every process's part (the judge's is its own)
         if not distributed.is_main():  # the main process grades, filters and writes
             return {}
         run.log["batches"] = journal.counts()
         if work:
             run.log["work"] = work
+        if dtype:
+            run.extra["dtype"] = dtype
         rows = mark_prefilled(rows, cfg.template, engine.think_prefilled)
         scores = score_groups(rows, groups, ["accuracy", "format"])
         for score, combined in zip(scores, combined_groups(rows, groups, cfg.reward_specs(), known=scores)):

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import shutil
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,15 +15,44 @@ from pathlib import Path
 import torch
 from transformers import PrinterCallback, TrainerCallback
 
-from r1pipe import R1pipeError, artifacts, distributed
+from r1pipe import R1pipeError, artifacts, distributed, hardware
 from r1pipe.artifacts import content_hash, stage_output
 from r1pipe.progress import console, progress
+from r1pipe.work import ForwardCounter, Work, work_log
 
 
 def trl_args(cfg, config_class=None, **overrides):
     """The TRL config object (``config_class``, a subclass of the section's TRL class) a trainer gets: the
-    section's TRL settings (r1pipe's defaults, then the params file's; see ``config/trl.py``), ``overrides``."""
-    return cfg.build_trl(config_class, **overrides)
+    section's TRL settings (r1pipe's defaults, then the params file's; see ``config/trl.py``), ``overrides``.
+    ``bf16`` asked of a CPU that emulates it runs, with a warning."""
+    args = cfg.build_trl(config_class, **overrides)
+    warning = hardware.emulated_bf16("bfloat16" if args.bf16 else "float32", on_cpu=not torch.cuda.is_available())
+    if warning and distributed.is_main():
+        console.print(warning)
+    return args
+
+
+def base_model(model):
+    """The transformers model inside a peft wrapper (``generate`` calls it, not the wrapper)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def count_work(trainer) -> Work:
+    """A ``Work`` (``trainer.work``) that every forward and backward of the trainer's policy and reference model
+    adds to (``trainer.counters``)."""
+    trainer.work = Work()
+    trainer.counters = [ForwardCounter(base_model(trainer.model), trainer.work)]
+    if getattr(trainer, "ref_model", None) is not None:
+        trainer.counters.append(ForwardCounter(trainer.ref_model, trainer.work))
+    return trainer.work
+
+
+def timed_train(trainer, resume: str | None) -> dict:
+    """``train``, timed; the run log's ``work`` for it (a collective: every process calls it)."""
+    started = time.perf_counter()
+    train(trainer, resume)
+    trainer.work.seconds = time.perf_counter() - started  # generation's seconds are part of it
+    return work_log(trainer.work, "bfloat16" if trainer.args.bf16 else "float32")
 
 
 def trainable(model, train_layers: int | None):
@@ -186,6 +216,7 @@ def training_stage(stage: str, cfg, out: Path, *, code: str, inputs: dict, paren
             work_dir(out) as work:
         numbers = train(run.dir, work)
         run.log["resumed_from_step"] = numbers.pop("resumed_from_step")
+        run.log["work"] = numbers.pop("work")
         warning = run.log["warning"] = numbers.pop("warning")
         run.extra["metrics"] = numbers
         run.numbers.update(numbers, resumed_from_step=run.log["resumed_from_step"],

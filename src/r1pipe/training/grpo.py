@@ -38,11 +38,12 @@ from r1pipe.training.common import (
     resume_point,
     save_log_history,
     save_trained,
-    train,
+    timed_train,
     trainable,
     trl_args,
 )
 from r1pipe.training.dynamic_sampling import DynamicSampling
+from r1pipe.training.sampling import PolicySampling
 
 # TRL's log key -> the curve's name in dvclive.
 CURVES = {
@@ -124,8 +125,9 @@ class SampleRecorder:
         return scores
 
 
-class R1GRPOTrainer(DynamicSampling, GRPOTrainer):
-    """TRL's GRPOTrainer, with DAPO's dynamic sampling when a section asks for it."""
+class R1GRPOTrainer(PolicySampling, DynamicSampling, GRPOTrainer):
+    """TRL's GRPOTrainer: each prompt prefilled once, bf16 sampling under ``bf16`` (``training/sampling.py``), and
+    DAPO's dynamic sampling when a section asks for it."""
 
 
 class CPUGRPOTrainer(R1GRPOTrainer):
@@ -192,7 +194,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     recorder.trainer = trainer
     trainer.dynamic_sampling_rounds = cfg.dynamic_sampling
     quiet(trainer)
-    train(trainer, resume)
+    work = timed_train(trainer, resume)
     save_trained(trainer, out_dir)
     if distributed.is_main() and recorder.path.is_file():
         shutil.copy(recorder.path, out_dir / "samples.jsonl")
@@ -205,4 +207,5 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
         "accuracy_first_20pct": sum(acc[:k]) / k if acc else None,
         "accuracy_last_20pct": sum(acc[-k:]) / k if acc else None,
         "warning": dead_run(history, loss_moves=False),
+        "work": work,
     }

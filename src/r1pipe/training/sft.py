@@ -20,6 +20,7 @@ from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
     RichProgressCallback,
     checkpoint_args,
+    count_work,
     dead_run,
     guards,
     lora_config,
@@ -27,7 +28,7 @@ from r1pipe.training.common import (
     resume_point,
     save_log_history,
     save_trained,
-    train,
+    timed_train,
     trainable,
     training_stage,
     trl_args,
@@ -67,7 +68,8 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
                             callbacks=[RichProgressCallback(label), *guards(label, args.learning_rate)],
                             peft_config=lora_config(cfg.lora, model))
     quiet(trainer)
-    train(trainer, resume)
+    count_work(trainer)
+    work = timed_train(trainer, resume)
     save_trained(trainer, out_dir)
     history = save_log_history(trainer, out_dir)
     losses = [h["loss"] for h in history if "loss" in h]
@@ -78,6 +80,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
         "final_loss": losses[-1] if losses else None,
         "resumed_from_step": resume_step,
         "warning": dead_run(history),
+        "work": work,
     }
 
 

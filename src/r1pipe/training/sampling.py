@@ -1,0 +1,94 @@
+"""How GRPO samples its completions on TRL's own transformers path, with less work than TRL's loop does.
+
+- **Each prompt prefilled once.** TRL repeats a prompt for its ``num_generations`` completions and
+  ``generate`` runs each copy's prompt in full; here the prompt (and the head all prompts share) runs once,
+  through transformers' KV cache (``engines/prefix.py``). Same completions up to float rounding: at
+  temperature 0 and seed for seed at temperature > 0, the tiny model's are identical (``tests/test_grpo.py``).
+- **bf16 weights where training runs in bf16.** TRL's ``bf16`` trains under autocast (float32 master weights),
+  which casts every weight again at every matmul of every generated token. With ``bf16: true`` the completions
+  come from a bf16 copy of the policy, whose trainable weights are refreshed after every optimizer step, the way
+  RL engines sync weights into their inference engine.
+- **Its work counted** (``r1pipe.work``): generation's prefill and decode positions and the tokens kept; the
+  trainer's other forwards (log-probs, the reference model) and backwards by ``ForwardCounter``.
+
+Everything else is TRL's ``_generate_single_turn``: padding, the end-of-sequence mask. vLLM, continuous
+batching, images, DeepSpeed and FSDP keep TRL's path unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from contextlib import contextmanager
+
+import torch
+
+from r1pipe.engines import prefix
+from r1pipe.training.common import count_work
+
+
+class PolicySampling:
+    """Mixin for GRPOTrainer: completions with each prompt prefilled once, from a bf16 copy under ``bf16``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        count_work(self)
+        self._copy, self._copy_step = None, None
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        if (self.use_vllm or self.use_transformers_continuous_batching or images or multimodal_fields
+                or self.is_deepspeed_enabled or self.is_fsdp_enabled):
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                 has_tool_images)
+        with self._sampling():
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                 has_tool_images)
+
+    @contextmanager
+    def _sampling(self):
+        """TRL's generate call, on the model TRL unwraps for it, replaced for the duration (an instance attribute
+        shadows the method)."""
+        model = self.accelerator.unwrap_model(self.model)
+        sampler = self._sampler(model)
+        own = model.generate if sampler is model else sampler.generate
+        eos = torch.tensor(self.eos_token_ids)
+
+        def generate(input_ids, attention_mask, **kwargs):
+            started = time.perf_counter()
+            for counter in self.counters:
+                counter.paused = True  # counted here, as generation
+            try:
+                out, prefill = prefix.generate(sampler, input_ids, attention_mask, generate_fn=own, **kwargs)
+            finally:
+                for counter in self.counters:
+                    counter.paused = False
+            new = out[:, input_ids.shape[1]:].cpu()
+            ended = torch.isin(new, eos)
+            kept = torch.where(ended.any(1), ended.int().argmax(1) + 1, new.shape[1])
+            self.work.generation(prefill, new.numel() - new.shape[0], int(kept.sum()), self.counters[0].weights_n(),
+                                 time.perf_counter() - started)
+            return out
+
+        model.generate = generate
+        try:
+            yield
+        finally:
+            del model.generate
+
+    def _sampler(self, model):
+        """The model to sample from: the policy itself, or under ``bf16`` its bf16 copy, refreshed if the policy
+        took an optimizer step since."""
+        if not self.args.bf16:
+            return model
+        if self._copy is None:
+            self._copy = copy.deepcopy(model).to(torch.bfloat16).eval()
+            for module in self._copy.modules():  # the policy's counting hooks came along
+                module._forward_pre_hooks.clear()
+        if self._copy_step != self.state.global_step:
+            weights = dict(model.named_parameters())
+            with torch.no_grad():
+                for name, weight in self._copy.named_parameters():
+                    if weights[name].requires_grad:  # frozen weights never change
+                        weight.copy_(weights[name])
+            self._copy_step = self.state.global_step
+        return self._copy
