@@ -87,7 +87,7 @@ def test_shared_prompt_positions_give_the_outputs_of_plain_generate(model_dir, n
     engine's path agree token for token, greedy and seed for seed when sampling, on prompts of several lengths."""
     import torch
 
-    from r1pipe.engines import prefix
+    from r1pipe import prompt_cache
     from r1pipe.engines.base import format_prompts
 
     engine = make_engine("hf", model_dir, batch_size=6)
@@ -99,7 +99,7 @@ def test_shared_prompt_positions_give_the_outputs_of_plain_generate(model_dir, n
     torch.manual_seed(3)
     plain = engine.model.generate(input_ids=ids, attention_mask=mask, **settings)
     torch.manual_seed(3)
-    shared, prefill = prefix.generate(engine.model, ids, mask, **settings)
+    shared, prefill = prompt_cache.generate(engine.model, ids, mask, **settings)
     assert shared.tolist() == plain.tolist()
     assert prefill < ids.numel() / (2 if n > 1 else 1)  # the template's head once, each prompt once
 

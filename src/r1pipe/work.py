@@ -86,7 +86,7 @@ class Work:
     """What a stage computed in this run (batches read back from a killed run's journal cost nothing).
 
     ``prefill``: prompt positions run before decoding, padding included (a prompt shared by its samples, or a
-    head shared by a batch, runs once: ``engines/prefix.py``). ``decode``: one position per decoding step per
+    head shared by a batch, runs once: ``prompt_cache.py``). ``decode``: one position per decoding step per
     sequence still in the batch, finished ones included (transformers keeps them until the longest ends).
     ``generated``: the tokens kept, up to and with the end-of-sequence token. ``generating``: the seconds of it. ``scored``: positions of forwards
     without a backward outside generation (GRPO's old-policy and reference log-probs). ``trained``: positions with

@@ -8,7 +8,7 @@ import torch
 
 from r1pipe import distributed, hardware
 from r1pipe.data.templates import chat_template_opens_think
-from r1pipe.engines import prefix
+from r1pipe import prompt_cache
 from r1pipe.engines.base import Completion, Sampling, format_prompts
 from r1pipe.engines.journal import Journal, batch_sizes, call_key, run_batches
 from r1pipe.models import load_model, load_tokenizer
@@ -59,7 +59,7 @@ class HFEngine:
         sample = sampling.temperature > 0
         started = time.perf_counter()
         # Each prompt repeated for its n samples, as generate's num_return_sequences would; it runs once.
-        out, prefill = prefix.generate(
+        out, prefill = prompt_cache.generate(
             self.model,
             enc["input_ids"].repeat_interleave(n, dim=0),
             enc["attention_mask"].repeat_interleave(n, dim=0),

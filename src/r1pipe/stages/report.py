@@ -6,7 +6,7 @@
 Writes ``reports/report.md``: a table of models (base, A, B, C, D, R1-Zero and the
 distilled student) against benchmarks laid out like the paper's, a second table
 with format rate and length, the paper's findings checked against their standard
-errors (B > A over every seed of B), each model's lineage and cost,
+errors (B > A over every seed of B), each stage's compute (from the run logs), each model's lineage and cost,
 ``pass_at_1.png`` (accuracy per stage), ``rl_curves.png`` (reward and completion
 length over the steps of each RL stage) and a sample completion per model and
 benchmark. ``--metrics`` gets the same table as numbers (each model's pass@1, each
@@ -178,15 +178,16 @@ def ancestors(path: Path) -> set[Path]:
 def recipe_costs(models_dir: Path, left: str, right: str) -> dict[str, dict]:
     """What each side of a comparison cost beyond what both share (the base, the prompts): per side, the
     outputs counted, their RL completions (max_steps x completions per step x processes, from the manifests
-    and run logs) and their seconds (from the run logs)."""
+    and run logs), their seconds and TFLOP (from the run logs)."""
     mine = {name: ancestors(Path(models_dir) / name) for name in (left, right)}
     costs = {}
     for name, other in ((left, right), (right, left)):
-        cost = {"outputs": [], "rl_completions": 0, "seconds": 0.0}
+        cost = {"outputs": [], "rl_completions": 0, "seconds": 0.0, "tflop": 0.0}
         for path in sorted(mine[name] - mine[other]):
-            log = json.loads(run_log_path(path).read_text()) if run_log_path(path).is_file() else {}
+            log = _run_log(path)
             manifest = read_manifest(path)
             cost["seconds"] += log.get("seconds", 0.0)
+            cost["tflop"] += (log.get("work") or {}).get("tflop", 0.0)
             if manifest["stage"].startswith("rl_"):
                 # The settings it ran with, TRL's defaults included (older manifests: the keys params gave).
                 params = {**manifest["params"], **manifest["params"].get("trl", {}).get("settings", {})}
@@ -239,11 +240,45 @@ def warnings(models_dir: Path | None, order: list[str]) -> list[str]:
     """The training stages' warnings (a dead run), from their run logs."""
     found = []
     for name in order:
-        path = run_log_path(Path(models_dir) / name) if models_dir else None
-        log = json.loads(path.read_text()) if path and path.is_file() else {}
+        log = _run_log(Path(models_dir) / name) if models_dir else {}
         if log.get("warning"):
             found.append(f"{name} ({log['stage']}): {log['warning']}")
     return found
+
+
+def _run_log(path: Path) -> dict:
+    path = run_log_path(path)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def compute(models_dir: Path | None, metrics_dir: Path, order: list[str]) -> str:
+    """One row per stage that ran, from its run log: the stages behind every model (through the manifests' inputs)
+    and each model's eval. Positions: prompt and generated ones (generation), then trained ones; work, below
+    ``r1pipe.work``; the share is of this machine's GEMM rate in the stage's dtype."""
+    outputs = sorted({p for name in order for p in ancestors(Path(models_dir) / name)}) if models_dir else []
+    outputs += [Path(metrics_dir) / f"{name}.json" for name in order]
+    rows, machine = [], None
+    for path in outputs:
+        log = _run_log(path)
+        if not log:
+            continue
+        work = log.get("work") or {}
+        machine = machine or work.get("machine")
+        generated = work.get("prefill", 0) + work.get("decode", 0)
+        rows.append([f"`{path}`", log["stage"], f"{log['seconds']:.0f}",
+                     f"{generated:,} / {work.get('trained', 0):,}" if work else "",
+                     f"{work['tflop']:.3f}" if work else "", f"{work['gflops_per_s']:.1f}" if work else "",
+                     f"{100 * work['share_of_gemm']:.0f}%" if work.get("share_of_gemm") is not None else "",
+                     work.get("dtype", "")])
+    if not rows:
+        return ""
+    table = _table(["output", "stage", "seconds", "positions generated / trained", "TFLOP", "GFLOP/s",
+                    "share of GEMM", "dtype"], rows)
+    if machine:
+        rates = machine["gemm_gflops"]
+        table = (f"On {machine['cpu']} ({', '.join(machine['bf16_flags']) or 'no bf16 units'}): GEMM "
+                 f"{rates['float32']:.0f} GFLOP/s in float32, {rates['bfloat16']:.0f} in bf16.\n\n{table}")
+    return table
 
 
 def plot_accuracy(metrics: dict[str, dict], order: list[str], path: Path) -> None:
@@ -372,11 +407,10 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
             parts += [f"{name} is judged over {len(runs)} seeds: the chain's `models/{name}` (the one the chain "
                       f"continues from) and {', '.join(f'`{r}`' for r in runs[1:])} (`{seeds_dir}`).", ""]
         for claim, cost in found.costs.items():
-            # Seconds vary between runs, so they go to the run log (reports.run.json), not the report.
             parts += [f"Compute of `{claim}` beyond the base both start from: "
-                      + "; ".join(f"{n}: {c['rl_completions']} RL completions ({', '.join(c['outputs'])})"
-                                  for n, c in cost.items())
-                      + ". Their seconds, from the run logs: `reports.run.json`.", ""]
+                      + "; ".join(f"{n}: {c['rl_completions']} RL completions, {c['tflop']:.3f} TFLOP in "
+                                  f"{c['seconds']:.0f} s ({', '.join(c['outputs'])})" for n, c in cost.items())
+                      + ".", ""]
     if found.warnings:
         parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing; a claim that rests on "
                   "one of them tests nothing.", "", *(f"- {line}" for line in found.warnings), ""]
@@ -384,6 +418,11 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
         parts += ["## Code graded without the sandbox", "",
                   "These runs were told `sandbox: unsafe`: the programs they graded ran as the training user, "
                   "with the host's files and network.", "", *(f"- {line}" for line in found.unsafe), ""]
+    table = compute(models_dir, metrics_dir, models)
+    if table:
+        parts += ["## Compute", "", "Each stage's work, from its run log (`<out>.run.json`): positions through the "
+                  "model, matmul FLOPs (2 per weight per position forward, backward as `r1pipe.work` counts it), "
+                  "the rate reached and its share of this machine's measured GEMM rate.", "", table, ""]
     stages = lineage(models_dir, models)
     if stages:
         parts += ["## Lineage", "", "From each model's `r1pipe.json` manifest (each input's sha256 is there). "
@@ -412,8 +451,9 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     logs = _rl_logs(models_dir)
     found = judge(evals, cfg.models, logs, models_dir)
     with stage_output("report", out, code=__name__, params=cfg.resolved()) as run:
-        run.log["compute"] = {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"]}
-                                      for n, c in cost.items()} for claim, cost in found.costs.items()}
+        run.log["compute"] = {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"],
+                                          "tflop": round(c["tflop"], 4)} for n, c in cost.items()}
+                              for claim, cost in found.costs.items()}
         (run.dir / "report.md").write_text(render(evals, found, cfg.models, logs, metrics_dir, models_dir,
                                                   seeds_dir))
         plot_accuracy(evals.metrics, cfg.models, run.dir / "pass_at_1.png")

@@ -2,7 +2,7 @@
 
 - **Each prompt prefilled once.** TRL repeats a prompt for its ``num_generations`` completions and
   ``generate`` runs each copy's prompt in full; here the prompt (and the head all prompts share) runs once,
-  through transformers' KV cache (``engines/prefix.py``). Same completions up to float rounding: at
+  through transformers' KV cache (``prompt_cache.py``). Same completions up to float rounding: at
   temperature 0 and seed for seed at temperature > 0, the tiny model's are identical (``tests/test_grpo.py``).
 - **bf16 weights where training runs in bf16.** TRL's ``bf16`` trains under autocast (float32 master weights),
   which casts every weight again at every matmul of every generated token. With ``bf16: true`` the completions
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 import torch
 
-from r1pipe.engines import prefix
+from r1pipe import prompt_cache
 from r1pipe.training.common import count_work
 
 
@@ -58,7 +58,7 @@ class PolicySampling:
             for counter in self.counters:
                 counter.paused = True  # counted here, as generation
             try:
-                out, prefill = prefix.generate(sampler, input_ids, attention_mask, generate_fn=own, **kwargs)
+                out, prefill = prompt_cache.generate(sampler, input_ids, attention_mask, generate_fn=own, **kwargs)
             finally:
                 for counter in self.counters:
                     counter.paused = False
