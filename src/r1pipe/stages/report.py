@@ -162,7 +162,7 @@ def never_advantaged(logs: dict[str, list[dict]]) -> dict[str, str]:
 
 
 def ancestors(path: Path) -> set[Path]:
-    """``path`` and every model and dataset it was made from, through the manifests' inputs."""
+    """``path`` and every model and dataset it was made from, through the manifests' inputs and parents."""
     seen: set[Path] = set()
     todo = [Path(path)]
     while todo:
@@ -172,6 +172,7 @@ def ancestors(path: Path) -> set[Path]:
             continue
         seen.add(current)
         todo += [Path(item["path"]) for item in manifest["inputs"].values()]
+        todo += [Path(manifest["parent"])] if manifest.get("parent") else []
     return seen
 
 
