@@ -61,12 +61,34 @@ def work_of(out: Path) -> dict:
     return {**log["work"], "stage_seconds": log["seconds"]}
 
 
-def run_eval(model, data, root: Path, limit: int | None, dtype: str) -> tuple[dict, dict, dict]:
+@contextlib.contextmanager
+def recording(completions: list):
+    """Every completion the transformers engine returns, in order, appended to ``completions``."""
+    from r1pipe.engines.hf import HFEngine
+
+    generate = HFEngine.generate
+
+    def record(self, *args, **kwargs):
+        groups = generate(self, *args, **kwargs)
+        completions.extend(c.token_ids for g in groups for c in g)
+        return groups
+
+    HFEngine.generate = record
+    try:
+        yield
+    finally:
+        HFEngine.generate = generate
+
+
+def run_eval(model, data, root: Path, limit: int | None, dtype: str, batch_size: int | None = None):
+    """The eval stage's work, metrics, per-problem scores and completions' tokens."""
     from r1pipe.stages import eval as stage
 
-    out = root / "eval.json"
-    metrics = stage.run(section("eval", dtype=dtype, max_prompts=limit), model, data, out)
-    return work_of(out), metrics, json.loads(out.with_suffix(".problems.json").read_text())
+    out, completions = root / "eval.json", []
+    changes = {"dtype": dtype, "max_prompts": limit, **({"batch_size": batch_size} if batch_size else {})}
+    with recording(completions):
+        metrics = stage.run(section("eval", **changes), model, data, out)
+    return work_of(out), metrics, json.loads(out.with_suffix(".problems.json").read_text()), completions
 
 
 def run_reject_sample(model, data, root: Path) -> tuple[dict, dict]:
@@ -106,8 +128,12 @@ def main():
     parser.add_argument("--data", type=Path, default=Path("data/prompts"))
     parser.add_argument("--problems", type=int, default=None, help="Eval at most this many (default: all, 512).")
     parser.add_argument("--grpo-steps", type=int, default=3)
+    parser.add_argument("--today-batch", type=int, default=64, help="eval's batch_size before this change.")
     parser.add_argument("--only", choices=["eval", "reject", "grpo"], action="append")
     args = parser.parse_args()
+    from r1pipe.progress import console
+
+    console.quiet = True  # the stages' bars and summaries; this prints its own lines
     rates = hardware.gemm_rates()
     native = hardware.bf16_native(rates["bf16_flags"])
     print(hardware.describe(rates))
@@ -117,17 +143,20 @@ def main():
     try:
         if "eval" in only:
             with todays_path():
-                today, m_today, p_today = run_eval(args.model, args.data, root / "eval-today", args.problems,
-                                                   "float32")
-            new, m_new, p_new = run_eval(args.model, args.data, root / "eval-new", args.problems, "float32")
+                today, m_today, p_today, c_today = run_eval(args.model, args.data, root / "eval-today",
+                                                            args.problems, "float32", args.today_batch)
+            new, m_new, p_new, c_new = run_eval(args.model, args.data, root / "eval-new", args.problems, "float32")
             print(line("eval", today, new))
+            print(f"  batch_size today {args.today_batch}, new {section('eval').batch_size}")
             bench = next(iter(p_today))
             delta, se, differ = paired(p_today[bench], p_new[bench])
+            same = sum(a == b for a, b in zip(c_today, c_new))
             print(f"  pass@1 today {100 * m_today[bench]['pass@1']:.2f}, new {100 * m_new[bench]['pass@1']:.2f}: "
-                  f"paired difference {delta:+.2f} ± {se:.2f} points; {len(differ)} of {len(p_today[bench])} "
-                  f"problems score differently{': ' + ', '.join(differ[:20]) if differ else ''}")
+                  f"paired difference {delta:+.2f} ± {se:.2f} points; {same} of {len(c_new)} completions "
+                  f"identical, {len(differ)} problems score differently{': ' + ', '.join(differ[:20]) if differ else ''}")
             if native:
-                bf16, m_bf16, p_bf16 = run_eval(args.model, args.data, root / "eval-bf16", args.problems, "bfloat16")
+                bf16, m_bf16, p_bf16, _ = run_eval(args.model, args.data, root / "eval-bf16", args.problems,
+                                                   "bfloat16")
                 delta, se, differ = paired(p_new[bench], p_bf16[bench])
                 print(line("eval bf16", today, bf16))
                 print(f"  bf16 against float32: {delta:+.2f} ± {se:.2f} points, {len(differ)} problems differ")

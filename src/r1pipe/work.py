@@ -13,7 +13,8 @@ How FLOPs are counted, per position (one token of one sequence through the model
   to the lowest trainable weight (the head and every layer from the lowest one with a trainable weight), and
   ``2 N_grad`` for the trainable weights' own gradients. Training everything: ``2N + 2N + 2N = 6N``. Training
   the top ``k`` layers: ``N_act`` is the head and those ``k`` layers, ``N_grad`` those layers' weights. LoRA:
-  ``N_grad`` is the adapters' weights, ``N`` includes them.
+  ``N_grad`` is the adapters' weights, ``N`` includes them. A forward recomputed under activation checkpointing
+  is not counted again.
 
 This module imports only ``distributed`` and ``hardware``: engines, trainers and the report use it.
 """

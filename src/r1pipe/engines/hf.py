@@ -1,4 +1,5 @@
-"""transformers generation: batched, left-padded, KV-cached, on CPU or GPU."""
+"""transformers generation: batched, left-padded, KV-cached, on CPU or GPU; each shared prompt position runs once
+(``prompt_cache.py``), in the dtype ``dtype`` picks."""
 
 from __future__ import annotations
 
@@ -84,6 +85,6 @@ class HFEngine:
                                         tuple(ids)))
             groups.append(group)
         self.work.generation(prefill=prefill, decode=rows * max(steps - 1, 0),
-                      generated=sum(c.n_tokens for g in groups for c in g), params=self.params,
-                      seconds=time.perf_counter() - started)
+                             generated=sum(c.n_tokens for g in groups for c in g), params=self.params,
+                             seconds=time.perf_counter() - started)
         return groups
