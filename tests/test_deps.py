@@ -69,12 +69,9 @@ def test_every_stage_depends_on_the_files_it_reads():
     assert argv[argv.index("--seeds-dir") + 1] in report  # each seed's eval metrics
     for model in section_class("report")().models:  # what `r1pipe report` opens
         assert {f"models/{model}/r1pipe.json", f"metrics/eval/{model}.json", f"metrics/eval/{model}.samples.json",
-                f"metrics/eval/{model}.problems.json", f"metrics/eval/{model}.run.json"} <= set(report)
-    # The compute table reads the run log of every stage behind a model: every run log the chain writes but
-    # the seeds' (their evals stand beside B's; their training is not in the table).
-    logs = {out for _, body in bodies(STAGES) for o in body.get("outs", []) for out in (o if isinstance(o, dict) else [o])
-            if out.endswith(".run.json") and "${" not in out and out != "reports.run.json"}
-    assert logs and logs <= set(report), logs - set(report)
+                f"metrics/eval/{model}.problems.json"} <= set(report)
+    # Run logs vary between runs of the same inputs: the report reads them only into its own run log.
+    assert not [dep for dep in report if dep.endswith(".run.json")]
 
 
 def test_config_is_a_leaf_and_no_import_circle_remains():

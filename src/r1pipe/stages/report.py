@@ -6,7 +6,7 @@
 Writes ``reports/report.md``: a table of models (base, A, B, C, D, R1-Zero and the
 distilled student) against benchmarks laid out like the paper's, a second table
 with format rate and length, the paper's findings checked against their standard
-errors (B > A over every seed of B), each stage's compute (from the run logs), each model's lineage and cost,
+errors (B > A over every seed of B), each model's lineage and cost,
 ``pass_at_1.png`` (accuracy per stage), ``rl_curves.png`` (reward and completion
 length over the steps of each RL stage) and a sample completion per model and
 benchmark. ``--metrics`` gets the same table as numbers (each model's pass@1, each
@@ -27,6 +27,7 @@ from r1pipe import R1pipeError
 from r1pipe.artifacts import read_manifest, run_log_path, stage_output, write_json_atomic
 from r1pipe.config.report import ROLES, ReportSection
 from r1pipe.metrics import mean_se
+from r1pipe.progress import console
 
 RL_STAGES = {"B": "rl_reasoning", "D": "rl_all", "zero": "rl_zero"}
 # Claims between two recipes from the same base, whose cost the report states beside the verdict.
@@ -252,29 +253,33 @@ def _run_log(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def compute(models_dir: Path | None, metrics_dir: Path, order: list[str]) -> str:
-    """One row per stage that ran, from its run log: the stages behind every model (through the manifests' inputs)
-    and each model's eval. Positions: prompt and generated ones (generation), then trained ones; work, below
-    ``r1pipe.work``; the share is of this machine's GEMM rate in the stage's dtype."""
+def compute(models_dir: Path | None, metrics_dir: Path, order: list[str]) -> list[dict]:
+    """One row per stage that ran, from its run log: the stages behind every model (through the manifests' inputs
+    and parents) and each model's eval; the work as ``r1pipe.work`` counts it. Run logs vary between runs of the
+    same inputs, so these rows go to the report's run log, not into the report."""
     outputs = sorted({p for name in order for p in ancestors(Path(models_dir) / name)}) if models_dir else []
     outputs += [Path(metrics_dir) / f"{name}.json" for name in order]
-    rows, machine = [], None
+    rows = []
     for path in outputs:
         log = _run_log(path)
-        if not log:
-            continue
-        work = log.get("work") or {}
-        machine = machine or work.get("machine")
-        generated = work.get("prefill", 0) + work.get("decode", 0)
-        rows.append([f"`{path}`", log["stage"], f"{log['seconds']:.0f}",
-                     f"{generated:,} / {work.get('trained', 0):,}" if work else "",
-                     f"{work['tflop']:.3f}" if work else "", f"{work['gflops_per_s']:.1f}" if work else "",
-                     f"{100 * work['share_of_gemm']:.0f}%" if work.get("share_of_gemm") is not None else "",
-                     work.get("dtype", "")])
-    if not rows:
-        return ""
+        if log:
+            work = log.get("work") or {}
+            rows.append({"output": str(path), "stage": log["stage"], "seconds": log["seconds"],
+                         "generated": work.get("prefill", 0) + work.get("decode", 0), "trained": work.get("trained", 0),
+                         **{k: work[k] for k in ("tflop", "gflops_per_s", "share_of_gemm", "dtype", "machine")
+                            if k in work}})
+    return rows
+
+
+def compute_table(rows: list[dict]) -> str:
+    """The compute rows as markdown, under a line with the machine's GEMM rates."""
+    body = [[f"`{r['output']}`", r["stage"], f"{r['seconds']:.0f}", f"{r['generated']:,} / {r['trained']:,}",
+             f"{r['tflop']:.3f}" if "tflop" in r else "", f"{r['gflops_per_s']:.1f}" if "tflop" in r else "",
+             f"{100 * r['share_of_gemm']:.0f}%" if r.get("share_of_gemm") is not None else "", r.get("dtype", "")]
+            for r in rows]
     table = _table(["output", "stage", "seconds", "positions generated / trained", "TFLOP", "GFLOP/s",
-                    "share of GEMM", "dtype"], rows)
+                    "share of GEMM", "dtype"], body)
+    machine = next((r["machine"] for r in rows if "machine" in r), None)
     if machine:
         rates = machine["gemm_gflops"]
         table = (f"On {machine['cpu']} ({', '.join(machine['bf16_flags']) or 'no bf16 units'}): GEMM "
@@ -408,10 +413,11 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
             parts += [f"{name} is judged over {len(runs)} seeds: the chain's `models/{name}` (the one the chain "
                       f"continues from) and {', '.join(f'`{r}`' for r in runs[1:])} (`{seeds_dir}`).", ""]
         for claim, cost in found.costs.items():
+            # TFLOP and seconds come from run logs, which vary between runs: they go to the report's run log.
             parts += [f"Compute of `{claim}` beyond the base both start from: "
-                      + "; ".join(f"{n}: {c['rl_completions']} RL completions, {c['tflop']:.3f} TFLOP in "
-                                  f"{c['seconds']:.0f} s ({', '.join(c['outputs'])})" for n, c in cost.items())
-                      + ".", ""]
+                      + "; ".join(f"{n}: {c['rl_completions']} RL completions ({', '.join(c['outputs'])})"
+                                  for n, c in cost.items())
+                      + ". Their TFLOP and seconds, from the run logs: `reports.run.json`.", ""]
     if found.warnings:
         parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing; a claim that rests on "
                   "one of them tests nothing.", "", *(f"- {line}" for line in found.warnings), ""]
@@ -419,15 +425,11 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
         parts += ["## Code graded without the sandbox", "",
                   "These runs were told `sandbox: unsafe`: the programs they graded ran as the training user, "
                   "with the host's files and network.", "", *(f"- {line}" for line in found.unsafe), ""]
-    table = compute(models_dir, metrics_dir, models)
-    if table:
-        parts += ["## Compute", "", "Each stage's work, from its run log (`<out>.run.json`): positions through the "
-                  "model, matmul FLOPs (2 per weight per position forward, backward as `r1pipe.work` counts it), "
-                  "the rate reached and its share of this machine's measured GEMM rate.", "", table, ""]
     stages = lineage(models_dir, models)
     if stages:
         parts += ["## Lineage", "", "From each model's `r1pipe.json` manifest (each input's sha256 is there). "
-                  "Time and code per stage: each output's `<out>.run.json` run log.", "",
+                  "Time, code and compute per stage: each output's `<out>.run.json` run log; the report's own, "
+                  "`reports.run.json`, gathers every stage's compute (`compute.stages`; printed when it runs).", "",
                   stages, ""]
     if logs:
         parts += ["## RL training curves", "", "![RL curves](rl_curves.png)", ""]
@@ -452,9 +454,14 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     logs = _rl_logs(models_dir)
     found = judge(evals, cfg.models, logs, models_dir)
     with stage_output("report", out, code=__name__, params=cfg.resolved()) as run:
-        run.log["compute"] = {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"],
-                                          "tflop": round(c["tflop"], 4)} for n, c in cost.items()}
-                              for claim, cost in found.costs.items()}
+        stages = compute(models_dir, metrics_dir, cfg.models)
+        run.log["compute"] = {
+            "stages": stages,
+            "claims": {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"],
+                                   "tflop": round(c["tflop"], 4)} for n, c in cost.items()}
+                       for claim, cost in found.costs.items()}}
+        if stages:
+            console.print(compute_table(stages))
         (run.dir / "report.md").write_text(render(evals, found, cfg.models, logs, metrics_dir, models_dir,
                                                   seeds_dir))
         plot_accuracy(evals.metrics, cfg.models, run.dir / "pass_at_1.png")
