@@ -5,7 +5,8 @@ replaced by plain ``generate`` on the repeated, left-padded prompts (the path be
 r1pipe runs now. Each run's work comes from its run log (``r1pipe.work``): positions, TFLOP, seconds, and the
 share of this machine's measured GEMM rate.
 
-- eval of the held-out problems (the default's eval section: greedy, 64 new tokens, batch 64), with the problems
+- eval of the held-out problems (the default's eval section: greedy, 64 new tokens; today at batch 64, the
+  previous default, against the section's batch), with the completions and problems
   whose completions differ between the two paths, and the paired difference in pass@1;
 - reject-sample of the default (its section: 192 prompts x 2 samples at T 0.7);
 - GRPO steps of ``rl_reasoning`` (``--grpo-steps``, 8 completions per prompt).
