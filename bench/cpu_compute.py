@@ -6,8 +6,8 @@ r1pipe runs now. Each run's work comes from its run log (``r1pipe.work``): posit
 share of this machine's measured GEMM rate.
 
 - eval of the held-out problems (the default's eval section: greedy, 64 new tokens; today at batch 64, the
-  previous default, against the section's batch), with the completions and problems
-  whose completions differ between the two paths, and the paired difference in pass@1;
+  previous default, against the section's batch), with the completions and problems that differ between the
+  two paths, and the paired difference in pass@1;
 - reject-sample of the default (its section: 192 prompts x 2 samples at T 0.7);
 - GRPO steps of ``rl_reasoning`` (``--grpo-steps``, 8 completions per prompt).
 
