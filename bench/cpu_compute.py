@@ -154,7 +154,8 @@ def main():
             same = sum(a == b for a, b in zip(c_today, c_new))
             print(f"  pass@1 today {100 * m_today[bench]['pass@1']:.2f}, new {100 * m_new[bench]['pass@1']:.2f}: "
                   f"paired difference {delta:+.2f} ± {se:.2f} points; {same} of {len(c_new)} completions "
-                  f"identical, {len(differ)} problems score differently{': ' + ', '.join(differ[:20]) if differ else ''}")
+                  f"identical, {len(differ)} problems score differently"
+                  f"{': ' + ', '.join(differ[:20]) if differ else ''}")
             if native:
                 bf16, m_bf16, p_bf16, _ = run_eval(args.model, args.data, root / "eval-bf16", args.problems,
                                                    "bfloat16")

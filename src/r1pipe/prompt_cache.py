@@ -34,7 +34,8 @@ def shared_head(rows: list[tuple[int, ...]]) -> int:
 
 
 @torch.no_grad()
-def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, generate_fn=None, **kwargs) -> tuple[torch.Tensor, int]:
+def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, generate_fn=None,
+             **kwargs) -> tuple[torch.Tensor, int]:
     """``model.generate(input_ids, attention_mask, **kwargs)`` (or ``generate_fn``'s), each shared prompt position
     run once. Returns the sequences (the prompt as given, then the new tokens) and the prompt positions run
     before decoding, padding included."""
@@ -49,12 +50,12 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, gener
         return generate_fn(input_ids=input_ids, attention_mask=attention_mask, **kwargs), input_ids.numel()
 
     width, device = input_ids.shape[1], input_ids.device
-    ids = torch.full((len(unique), width), 0, dtype=input_ids.dtype, device=device)  # 0 where masked
+    ids = torch.zeros((len(unique), width), dtype=input_ids.dtype)  # 0 where masked
     mask = torch.zeros_like(ids, dtype=attention_mask.dtype)
-    for i, row in enumerate(unique):
-        rest = torch.tensor(row[head:], dtype=ids.dtype, device=device)
-        ids[i, :head], ids[i, width - len(rest):] = torch.tensor(row[:head], dtype=ids.dtype), rest
-        mask[i, :head], mask[i, width - len(rest):] = 1, 1
+    for i, row in enumerate(unique):  # laid out on the CPU, moved once
+        ids[i, :head], ids[i, width - (len(row) - head):] = torch.tensor(row[:head]), torch.tensor(row[head:])
+        mask[i, :head], mask[i, width - (len(row) - head):] = 1, 1
+    ids, mask = ids.to(device), mask.to(device)
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
 
     cache = DynamicCache(config=model.config)

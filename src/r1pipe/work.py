@@ -89,9 +89,9 @@ class Work:
     ``prefill``: prompt positions run before decoding, padding included (a prompt shared by its samples, or a
     head shared by a batch, runs once: ``prompt_cache.py``). ``decode``: one position per decoding step per
     sequence still in the batch, finished ones included (transformers keeps them until the longest ends).
-    ``generated``: the tokens kept, up to and with the end-of-sequence token. ``generating``: the seconds of it. ``scored``: positions of forwards
-    without a backward outside generation (GRPO's old-policy and reference log-probs). ``trained``: positions with
-    a backward. ``flops``: as the module docstring counts them.
+    ``generated``: the tokens kept, up to and with the end-of-sequence token; ``generating``: the seconds of it.
+    ``scored``: positions of forwards without a backward outside generation (GRPO's old-policy and reference
+    log-probs). ``trained``: positions with a backward. ``flops``: as the module docstring counts them.
     """
 
     prefill: int = 0
@@ -121,7 +121,8 @@ class Work:
 
     def total(self) -> dict:
         """Summed over every process (a collective: every process calls it), for the run log."""
-        return distributed.sum_counts(asdict(self), slowest=("seconds", "generating"))  # the processes run side by side
+        # The processes run side by side: their seconds are the slowest one's.
+        return distributed.sum_counts(asdict(self), slowest=("seconds", "generating"))
 
 
 class ForwardCounter:
@@ -133,10 +134,10 @@ class ForwardCounter:
         self.model, self.work, self.paused, self.weights = model, work, False, None
         self.handle = model.register_forward_pre_hook(self._count, with_kwargs=True)
 
-    def weights_n(self) -> int:
-        """``N`` of the model (generation's cost per position)."""
+    def cost(self) -> Weights:
+        """The model's ``Weights``, read once."""
         self.weights = self.weights or Weights.of(self.model)
-        return self.weights.n
+        return self.weights
 
     def _count(self, module, args, kwargs):
         import torch
@@ -146,8 +147,7 @@ class ForwardCounter:
         ids = kwargs.get("input_ids", args[0] if args else None)
         if ids is None:
             ids = kwargs["inputs_embeds"]
-        self.weights = self.weights or Weights.of(self.model)
-        self.work.forward(ids.shape[0] * ids.shape[1], self.weights, torch.is_grad_enabled() and module.training)
+        self.work.forward(ids.shape[0] * ids.shape[1], self.cost(), torch.is_grad_enabled() and module.training)
 
 
 def work_log(work: Work | None, dtype: str | None = None) -> dict | None:

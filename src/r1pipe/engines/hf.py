@@ -7,14 +7,13 @@ import time
 
 import torch
 
-from r1pipe import distributed, hardware
+from r1pipe import distributed, prompt_cache
 from r1pipe.data.templates import chat_template_opens_think
-from r1pipe import prompt_cache
-from r1pipe.engines.base import Completion, Sampling, format_prompts
+from r1pipe.engines.base import Completion, Sampling, format_prompts, generation_dtype
 from r1pipe.engines.journal import Journal, batch_sizes, call_key, run_batches
 from r1pipe.models import load_model, load_tokenizer
-from r1pipe.progress import console, progress
-from r1pipe.work import Work, matmul_params
+from r1pipe.progress import progress
+from r1pipe.work import Weights, Work
 
 
 class HFEngine:
@@ -22,15 +21,13 @@ class HFEngine:
         cuda = torch.cuda.is_available()
         # Under N processes each one generates on its own GPU.
         self.device = torch.device("cuda", distributed.local_rank()) if cuda else "cpu"
-        self.dtype = hardware.resolve_dtype(dtype)
-        if (warning := hardware.emulated_bf16(self.dtype, on_cpu=not cuda)) and distributed.is_main():
-            console.print(warning)
+        self.dtype = generation_dtype(dtype, on_cpu=not cuda)
         self.model = load_model(model_dir, dtype=getattr(torch, self.dtype)).to(self.device).eval()
         self.tok = load_tokenizer(model_dir)
         self.tok.padding_side = "left"
         self.think_prefilled = chat_template_opens_think(self.tok)
         self.batch_size = batch_size
-        self.params, self.work = matmul_params(model_dir), Work()
+        self.params, self.work = Weights.of(self.model).n, Work()
 
     @torch.no_grad()
     def generate(self, prompts: list[list[dict] | str], n: int, sampling: Sampling, seed: int,

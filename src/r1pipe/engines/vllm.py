@@ -16,11 +16,10 @@ import time
 
 import torch
 
-from r1pipe import distributed, hardware
+from r1pipe import distributed
 from r1pipe.data.templates import chat_template_opens_think
-from r1pipe.engines.base import Completion, Sampling, format_prompts
+from r1pipe.engines.base import Completion, Sampling, format_prompts, generation_dtype
 from r1pipe.engines.journal import Journal, batch_sizes, call_key, run_batches
-from r1pipe.progress import console
 from r1pipe.work import Work, matmul_params
 
 
@@ -29,10 +28,7 @@ class VLLMEngine:
                  gpu_memory_utilization: float = 0.85, max_model_len: int | None = None, dtype: str = "auto"):
         from vllm import LLM
 
-        self.dtype = hardware.resolve_dtype(dtype)
-        if (warning := hardware.emulated_bf16(self.dtype, on_cpu=not torch.cuda.is_available())) \
-                and distributed.is_main():
-            console.print(warning)
+        self.dtype = generation_dtype(dtype, on_cpu=not torch.cuda.is_available())
 
         if distributed.launched() and torch.cuda.is_available():  # vLLM's engine process reads this
             gpus = os.environ.get("CUDA_VISIBLE_DEVICES") or ",".join(map(str, range(torch.cuda.device_count())))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -36,11 +36,9 @@ class PolicySampling:
         self._copy, self._copy_step = None, None
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
-        if (self.use_vllm or self.use_transformers_continuous_batching or images or multimodal_fields
-                or self.is_deepspeed_enabled or self.is_fsdp_enabled):
-            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
-                                                 has_tool_images)
-        with self._sampling():
+        trls_own = (self.use_vllm or self.use_transformers_continuous_batching or images or multimodal_fields
+                    or self.is_deepspeed_enabled or self.is_fsdp_enabled)
+        with nullcontext() if trls_own else self._sampling():
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
                                                  has_tool_images)
 
@@ -65,7 +63,7 @@ class PolicySampling:
             new = out[:, input_ids.shape[1]:].cpu()
             ended = torch.isin(new, eos)
             kept = torch.where(ended.any(1), ended.int().argmax(1) + 1, new.shape[1])
-            self.work.generation(prefill, new.numel() - new.shape[0], int(kept.sum()), self.counters[0].weights_n(),
+            self.work.generation(prefill, new.numel() - new.shape[0], int(kept.sum()), self.counters[0].cost().n,
                                  time.perf_counter() - started)
             return out
 
