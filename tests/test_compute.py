@@ -108,7 +108,7 @@ def test_the_report_has_one_compute_row_per_stage_that_ran(chain):
     """In the report's run log (run logs vary between runs, so report.md holds none of it), and printed."""
     from r1pipe.stages.report import compute_table
 
-    rows = json.loads((chain / "reports.run.json").read_text())["compute"]["stages"]
+    rows = json.loads((chain / "reports.run.json").read_text())["compute_by_stage"]
     outputs = [row["output"] for row in rows]
     assert len(outputs) == len(set(outputs))
     # Every stage behind the seven models (through inputs and parents), and their evals; the seed's own run

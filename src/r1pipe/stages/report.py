@@ -429,7 +429,7 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
     if stages:
         parts += ["## Lineage", "", "From each model's `r1pipe.json` manifest (each input's sha256 is there). "
                   "Time, code and compute per stage: each output's `<out>.run.json` run log; the report's own, "
-                  "`reports.run.json`, gathers every stage's compute (`compute.stages`; printed when it runs).", "",
+                  "`reports.run.json`, gathers every stage's compute (`compute_by_stage`; printed when it runs).", "",
                   stages, ""]
     if logs:
         parts += ["## RL training curves", "", "![RL curves](rl_curves.png)", ""]
@@ -455,11 +455,10 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     found = judge(evals, cfg.models, logs, models_dir)
     with stage_output("report", out, code=__name__, params=cfg.resolved()) as run:
         stages = compute(models_dir, metrics_dir, cfg.models)
-        run.log["compute"] = {
-            "stages": stages,
-            "claims": {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"],
-                                   "tflop": round(c["tflop"], 4)} for n, c in cost.items()}
-                       for claim, cost in found.costs.items()}}
+        run.log["compute"] = {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"],
+                                          "tflop": round(c["tflop"], 4)} for n, c in cost.items()}
+                              for claim, cost in found.costs.items()}
+        run.log["compute_by_stage"] = stages
         if stages:
             console.print(compute_table(stages))
         (run.dir / "report.md").write_text(render(evals, found, cfg.models, logs, metrics_dir, models_dir,
