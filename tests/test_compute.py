@@ -120,7 +120,7 @@ def test_the_report_has_one_compute_row_per_stage_that_ran(chain):
     log = json.loads((chain / "models/B.run.json").read_text())
     assert (b["seconds"], b["tflop"], b["trained"]) == (log["seconds"], log["work"]["tflop"], log["work"]["trained"])
     table = compute_table(rows)
-    assert "GFLOP/s in float32" in table and f"| {b['tflop']:.3f} |" in table
+    assert f"On {hardware.describe(b['machine'])}." in table and f"| {b['tflop']:.3f} |" in table
     assert "## Compute" not in (chain / "reports/report.md").read_text()
 
 

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from r1pipe import hardware
@@ -25,3 +26,52 @@ def test_gemm_rates_are_measured_once_per_machine_and_kept(tmp_path):
     cache.write_text(json.dumps({key: {"float32": 1234.5, "bfloat16": 6789.0}}))
     assert hardware.gemm_rates(cache)["gflops"] == {"float32": 1234.5, "bfloat16": 6789.0}
     assert "1234 GFLOP/s" in hardware.describe(hardware.gemm_rates(cache))
+
+
+H100 = {"kind": "cuda", "model": "NVIDIA H100 80GB HBM3", "gflops": {"float32": 51000.0, "bfloat16": 700000.0}}
+
+
+def test_a_described_gpu_is_the_device_its_rates_and_dtype_follow(monkeypatch, tmp_path):
+    """With a GPU described (``R1PIPE_DEVICE``) on a CPU without bf16 units: ``auto`` picks bf16, the GEMM rates
+    are the GPU's (nothing measured, no CPU rate in sight), and a run log's share divides by the GPU's rate."""
+    from r1pipe.work import Work, work_log
+
+    monkeypatch.setattr(hardware, "cpu", lambda: {"model": "Some CPU", "bf16_flags": [], "cores": 2})
+    assert hardware.device()["kind"] == "cpu" or torch.cuda.is_available()
+    if not torch.cuda.is_available():
+        assert hardware.resolve_dtype("auto") == "float32"  # this CPU, as patched: no bf16 units
+    monkeypatch.setenv(hardware.DEVICE_ENV, json.dumps(H100))
+    assert hardware.resolve_dtype("auto") == "bfloat16"
+    rates = hardware.gemm_rates(tmp_path / "gemm.json")
+    assert rates["gflops"] == H100["gflops"] and not (tmp_path / "gemm.json").exists()
+    assert hardware.describe(rates) == "NVIDIA H100 80GB HBM3 (GPU): GEMM float32 51000 GFLOP/s, bf16 700000 GFLOP/s"
+    log = work_log(Work(flops=7e13, seconds=1.0), "bfloat16")  # 70 TFLOP/s on a 700 TFLOP/s device
+    assert log["share_of_gemm"] == 0.1 and log["gflops_per_s"] == 70000.0
+    assert log["machine"] == {"device": "cuda", "name": H100["model"], "bf16_flags": [],
+                              "gemm_gflops": H100["gflops"]}
+    assert work_log(Work(flops=5.1e12, seconds=1.0), "float32")["share_of_gemm"] == 0.1
+    for bad in ("{", '{"kind": "tpu", "model": "x"}', '{"model": "x"}'):
+        monkeypatch.setenv(hardware.DEVICE_ENV, bad)
+        with pytest.raises(ValueError, match=hardware.DEVICE_ENV):
+            hardware.device()
+
+
+def test_a_stage_on_a_described_gpu_logs_and_reports_the_gpu(monkeypatch, tiny_dir):
+    """The real eval stage and report under a described GPU: the run log names the GPU and its share is of the
+    GPU's bf16 rate; the report's compute table is headed by the GPU, never by this CPU."""
+    from conftest import cli
+    from r1pipe.stages.report import compute_table
+
+    cli("base", "--out", "models/base", cwd=tiny_dir)
+    cli("prepare", "--out", "data/prompts", cwd=tiny_dir)
+    monkeypatch.setenv(hardware.DEVICE_ENV, json.dumps(H100))
+    cli("eval", "--model", "models/base", "--data", "data/prompts", "--out", "metrics/eval/base.json", cwd=tiny_dir)
+    cli("report", "--metrics-dir", "metrics/eval", "--models-dir", "models", "--out", "reports", cwd=tiny_dir)
+    work = json.loads((tiny_dir / "metrics/eval/base.run.json").read_text())["work"]
+    assert work["dtype"] == "bfloat16" and work["machine"]["device"] == "cuda"
+    assert work["machine"]["name"] == H100["model"] and work["machine"]["gemm_gflops"] == H100["gflops"]
+    assert work["share_of_gemm"] == round(work["gflops_per_s"] / 700000.0, 3)
+    rows = json.loads((tiny_dir / "reports.run.json").read_text())["compute_by_stage"]
+    table = compute_table(rows)
+    assert table.startswith("On NVIDIA H100 80GB HBM3 (GPU): GEMM float32 51000 GFLOP/s")
+    assert hardware.cpu()["model"] not in table

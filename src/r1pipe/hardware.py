@@ -1,11 +1,18 @@
-"""What this machine's CPU can do: its model, whether it multiplies bf16 natively, and its measured GEMM rates.
+"""What the device a stage computes on can do: which device it is (a CUDA GPU, else the CPU), whether it multiplies
+bf16 natively, and its measured GEMM rates.
 
-Machines differ 3x in float32 matrix speed, and only some have bf16 units (Intel AMX, AVX512_BF16); on
-the others torch emulates bf16, far slower than float32. Times are only comparable next to the rates
-of the machine they were taken on, so benchmarks and run logs state them.
+CPUs differ 3x in float32 matrix speed, and only some have bf16 units (Intel AMX, AVX512_BF16); on the others
+torch emulates bf16, far slower than float32. A GPU is another scale again (an H100 or H200 multiplies bf16 at
+several hundred TFLOP/s). Times are only comparable next to the rates of the device they were taken on, so
+benchmarks and run logs state them, and a share of the GEMM rate is always of the device that did the work.
 
-``gemm_rates()`` measures a square matmul once per machine, torch version and thread count, and keeps the
-result in ``~/.cache/r1pipe/gemm.json`` (``R1PIPE_CACHE`` to move it).
+``device()`` says what this process computes on: the GPU where torch sees one (the stages put their models
+there), else the CPU. ``R1PIPE_DEVICE`` replaces the detection with a JSON description, for instance
+``{"kind": "cuda", "model": "NVIDIA H100", "bf16": true, "gflops": {"float32": 51000, "bfloat16": 700000}}``:
+the tests describe a GPU that way on a CPU machine, and a run can state rates measured elsewhere.
+
+``gemm_rates()`` measures a square matmul once per device model, torch version and (on a CPU) thread count,
+and keeps the result in ``~/.cache/r1pipe/gemm.json`` (``R1PIPE_CACHE`` to move it).
 
 This module imports nothing from r1pipe.
 """
@@ -42,16 +49,43 @@ def bf16_native(flags) -> bool:
     return any(f in flags for f in BF16_FLAGS)
 
 
+DEVICE_ENV = "R1PIPE_DEVICE"
+
+
+def device() -> dict:
+    """The device this process computes on: ``kind`` (``cuda`` or ``cpu``), ``model`` (the GPU's or the CPU's
+    name), ``bf16`` (whether it multiplies bf16 natively) and ``bf16_flags`` (a CPU's). ``R1PIPE_DEVICE`` (a
+    JSON object with at least ``kind`` and ``model``) replaces the detection; its ``gflops``, if given, are the
+    device's GEMM rates and nothing is measured."""
+    if given := os.environ.get(DEVICE_ENV):
+        try:
+            described = json.loads(given)
+            kind, _ = described["kind"], described["model"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{DEVICE_ENV}: not a JSON object with 'kind' and 'model': {given!r} ({e})") from None
+        if kind not in ("cuda", "cpu"):
+            raise ValueError(f"{DEVICE_ENV}: kind must be 'cuda' or 'cpu', not {kind!r}")
+        flags = described.get("bf16_flags", [])
+        return {"bf16_flags": flags, "bf16": kind == "cuda" or bf16_native(flags), **described}
+    import torch
+
+    if torch.cuda.is_available():
+        index = torch.cuda.current_device()
+        return {"kind": "cuda", "model": torch.cuda.get_device_name(index), "bf16": torch.cuda.is_bf16_supported(),
+                "bf16_flags": [], "memory_gib": round(torch.cuda.get_device_properties(index).total_memory / 2**30)}
+    info = cpu()
+    return {"kind": "cpu", **info, "bf16": bf16_native(info["bf16_flags"])}
+
+
 def resolve_dtype(setting: str, flags=None, cuda: bool | None = None) -> str:
-    """``float32`` or ``bfloat16`` for a ``dtype`` setting. ``auto``: bf16 where the hardware multiplies it natively
-    (a GPU that supports it, a CPU with these ``flags``, this CPU's unless given), float32 elsewhere."""
+    """``float32`` or ``bfloat16`` for a ``dtype`` setting. ``auto``: bf16 where the device multiplies it natively
+    (``device()``: a GPU that supports it, a CPU with bf16 units), float32 elsewhere. ``flags`` and ``cuda``
+    describe a CPU's flags or a GPU instead of this process's device."""
     if setting != "auto":
         return setting
-    if cuda is None:
-        import torch
-
-        cuda = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return "bfloat16" if cuda or bf16_native(cpu()["bf16_flags"] if flags is None else flags) else "float32"
+    if cuda is None and flags is None:
+        return "bfloat16" if device()["bf16"] else "float32"
+    return "bfloat16" if cuda or bf16_native(flags or []) else "float32"
 
 
 def emulated_bf16(dtype: str, on_cpu: bool) -> str | None:
@@ -62,35 +96,51 @@ def emulated_bf16(dtype: str, on_cpu: bool) -> str | None:
             "float32, which r1pipe's default picks here")
 
 
-def measure_gemm(dtype: str, n: int = 2048, seconds: float = 1.0) -> float:
-    """GFLOP/s of an ``n`` x ``n`` matmul in ``dtype`` (``float32`` or ``bfloat16``) on the CPU."""
+def measure_gemm(dtype: str, n: int = 2048, seconds: float = 1.0, on: str = "cpu") -> float:
+    """GFLOP/s of an ``n`` x ``n`` matmul in ``dtype`` (``float32`` or ``bfloat16``) on device ``on``."""
     import torch
 
-    a = torch.randn(n, n, dtype=getattr(torch, dtype))
-    b = torch.randn(n, n, dtype=getattr(torch, dtype))
-    a @ b  # warm-up: threads, packing buffers
+    def sync():
+        if on != "cpu":
+            torch.cuda.synchronize()
+
+    a = torch.randn(n, n, dtype=getattr(torch, dtype), device=on)
+    b = torch.randn(n, n, dtype=getattr(torch, dtype), device=on)
+    a @ b  # warm-up: threads, packing buffers, the GPU's kernel choice and clocks
+    sync()
     runs, start = 0, time.perf_counter()
     while runs < 2 or time.perf_counter() - start < seconds:
         a @ b
         runs += 1
+        if runs % 8 == 0:
+            sync()
+    sync()
     return 2 * n**3 * runs / (time.perf_counter() - start) / 1e9
 
 
 def gemm_rates(cache: Path | None = None) -> dict:
-    """This machine's CPU and its float32 and bf16 GEMM rates (GFLOP/s), measured once and cached."""
+    """The device's description (``device()``) with its float32 and bf16 GEMM rates in GFLOP/s (``gflops``),
+    measured once and cached, and ``threads`` (the CPU threads torch uses)."""
     import torch
 
-    info = cpu()
-    key = f"{info['model']}|torch {torch.__version__}|{torch.get_num_threads()} threads"
+    info = device()
+    threads = torch.get_num_threads()
+    if "gflops" in info:  # described with its rates
+        return {"threads": threads, **info}
+    cuda = info["kind"] == "cuda"
+    key = f"{info['model']}|torch {torch.__version__}|" + ("cuda" if cuda else f"{threads} threads")
     path = cache or Path(os.environ.get("R1PIPE_CACHE", Path.home() / ".cache" / "r1pipe")) / "gemm.json"
     try:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
         known = {}
     if key not in known:
-        # Emulated bf16 runs a 2048^2 matmul for minutes: a smaller one shows the rate as well.
-        bf16 = measure_gemm("bfloat16", n=2048 if bf16_native(info["bf16_flags"]) else 256, seconds=0.3)
-        known[key] = {"float32": round(measure_gemm("float32"), 1), "bfloat16": round(bf16, 1)}
+        if cuda:  # a GPU reaches its rate only on large products (8192^2 bf16: ~790 TFLOP/s on an H200)
+            known[key] = {"float32": round(measure_gemm("float32", 4096, 0.5, on="cuda"), 1),
+                          "bfloat16": round(measure_gemm("bfloat16", 8192, 0.5, on="cuda"), 1)}
+        else:  # emulated bf16 runs a 2048^2 matmul for minutes: a smaller one shows the rate as well
+            bf16 = measure_gemm("bfloat16", n=2048 if info["bf16"] else 256, seconds=0.3)
+            known[key] = {"float32": round(measure_gemm("float32"), 1), "bfloat16": round(bf16, 1)}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -98,11 +148,26 @@ def gemm_rates(cache: Path | None = None) -> dict:
             os.replace(tmp, path)
         except OSError:
             pass  # a read-only home: measured again next time
-    return {**info, "threads": torch.get_num_threads(), "gflops": known[key]}
+    return {**info, "threads": threads, "gflops": known[key]}
+
+
+def machine(rates: dict) -> dict:
+    """The run log's account of the device (``gemm_rates()``): which device did the work, and its rates."""
+    return {"device": rates["kind"], "name": rates["model"], "bf16_flags": rates["bf16_flags"],
+            "gemm_gflops": rates["gflops"]}
 
 
 def describe(rates: dict) -> str:
-    """One line for a benchmark's header."""
-    flags = ", ".join(rates["bf16_flags"]) or "no bf16 units"
-    return (f"{rates['model']} ({rates['threads']} threads, {flags}): GEMM 2048^2 float32 "
-            f"{rates['gflops']['float32']:.0f} GFLOP/s, bf16 {rates['gflops']['bfloat16']:.0f} GFLOP/s")
+    """One line for a benchmark's header or the report: the device, and its GEMM rates (``gemm_rates()``, or
+    a run log's ``machine``)."""
+    if "gemm_gflops" in rates:  # a run log's machine; a log written before devices were named has a "cpu"
+        rates = {"kind": rates.get("device", "cpu"), "model": rates.get("name") or rates.get("cpu"),
+                 "bf16_flags": rates.get("bf16_flags", []), "gflops": rates["gemm_gflops"]}
+    if rates.get("kind") == "cuda":
+        where = f"{rates['model']} (GPU)"
+    else:
+        flags = ", ".join(rates.get("bf16_flags", [])) or "no bf16 units"
+        threads = f"{rates['threads']} threads, " if "threads" in rates else ""
+        where = f"{rates['model']} ({threads}{flags})"
+    return (f"{where}: GEMM float32 {rates['gflops']['float32']:.0f} GFLOP/s, "
+            f"bf16 {rates['gflops']['bfloat16']:.0f} GFLOP/s")

@@ -160,10 +160,9 @@ def work_log(work: Work | None, dtype: str | None = None) -> dict | None:
         return counts
     from r1pipe import hardware
 
-    rates = hardware.gemm_rates()
+    rates = hardware.gemm_rates()  # of the device that did the work: a GPU's FLOPs over the GPU's rate
     achieved = counts["flops"] / counts["seconds"] / 1e9 if counts["seconds"] else 0.0
     gemm = rates["gflops"]["bfloat16" if dtype == "bfloat16" else "float32"] * max(distributed.world(), 1)
     return {**counts, "tflop": round(counts["flops"] / 1e12, 4), "gflops_per_s": round(achieved, 1),
-            **({"dtype": dtype} if dtype else {}),
-            "machine": {"cpu": rates["model"], "bf16_flags": rates["bf16_flags"], "gemm_gflops": rates["gflops"]},
+            **({"dtype": dtype} if dtype else {}), "machine": hardware.machine(rates),
             "share_of_gemm": round(achieved / gemm, 3) if gemm else None}

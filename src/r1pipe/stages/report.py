@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from r1pipe import R1pipeError
+from r1pipe import R1pipeError, hardware
 from r1pipe.artifacts import read_manifest, run_log_path, stage_output, write_json_atomic
 from r1pipe.config.report import ROLES, ReportSection
 from r1pipe.metrics import mean_se
@@ -281,9 +281,7 @@ def compute_table(rows: list[dict]) -> str:
                     "share of GEMM", "dtype"], body)
     machine = next((r["machine"] for r in rows if "machine" in r), None)
     if machine:
-        rates = machine["gemm_gflops"]
-        table = (f"On {machine['cpu']} ({', '.join(machine['bf16_flags']) or 'no bf16 units'}): GEMM "
-                 f"{rates['float32']:.0f} GFLOP/s in float32, {rates['bfloat16']:.0f} in bf16.\n\n{table}")
+        table = f"On {hardware.describe(machine)}.\n\n{table}"
     return table
 
 
