@@ -7,7 +7,7 @@ Two steps, so that the plan comes from DVC itself and the GPU's minutes go to th
     python bench/gpu_default.py run --plan .gpu/plan.txt --out OUT
 
 ``run`` runs every stage of the plan in an order DVC would accept (each eval right after the model it grades,
-the extra seeds last, the report at the end), skips a stage whose output and run log are already there (a
+the extra seeds last, the report at the end), skips a stage that ``OUT/stages.tsv`` already records as done (a
 rerun after a command was cut off at its limit goes on where it stopped), and after each stage appends to
 ``OUT/stages.tsv``: the stage, its exit code and wall seconds, and from its run log the seconds, TFLOP,
 achieved TFLOP/s, dtype, device and the share of the device's GEMM rate in that dtype. ``OUT/chain.log`` has
@@ -34,7 +34,8 @@ COLUMNS = ["stage", "rc", "wall_s", "stage_s", "tflop", "tflop_per_s", "dtype", 
 
 def plan(path: Path) -> None:
     """Every stage of dvc.yaml with its command, in DVC's order, as ``name<TAB>command`` lines."""
-    done = subprocess.run(["dvc", "repro", "--dry", "--force"], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "--dry", "--force"], capture_output=True, text=True,
+                          check=True)
     lines, name = [], None
     for line in done.stdout.splitlines():
         if line.startswith("Running stage '"):
@@ -59,25 +60,32 @@ def run_log(out: Path) -> Path:
     return out.with_name(f"{out.stem if out.suffix == '.json' else out.name}.run.json")
 
 
+def inputs_of(command: str) -> set[str]:
+    words = shlex.split(command)
+    return {words[i + 1] for i, w in enumerate(words[:-1]) if w in ("--model", "--data", "--student")}
+
+
 def order(stages: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """DVC's order, with each eval moved up to just after the stage that writes its model, the extra seeds (and
-    their evals) after the main chain, and the report last: still a topological order of dvc.yaml."""
-    evals = {shlex.split(cmd)[shlex.split(cmd).index("--model") + 1]: (name, cmd)
-             for name, cmd in stages if name.startswith("eval")}
+    """DVC's order, with each eval moved up to just after the stages that write what it reads, the extra seeds
+    (and their evals) after the main chain, and the report last: still a topological order of dvc.yaml."""
+    evals = [s for s in stages if s[0].startswith("eval")]
     main = [s for s in stages if not s[0].startswith(("eval", "report")) and "_seed" not in s[0]]
     seeds = [s for s in stages if "_seed" in s[0] and not s[0].startswith("eval")]
-    ordered = []
+    written = {str(output_of(cmd)) for _, cmd in stages}
+    ordered, produced = [], set()
     for stage in main + seeds:
         ordered.append(stage)
-        out = output_of(stage[1])
-        if out is not None and str(out) in evals:
-            ordered.append(evals.pop(str(out)))
-    return ordered + list(evals.values()) + [s for s in stages if s[0].startswith("report")]
+        produced.add(str(output_of(stage[1])))
+        ready = [e for e in evals if inputs_of(e[1]) & written <= produced]
+        ordered += ready
+        evals = [e for e in evals if e not in ready]
+    return ordered + evals + [s for s in stages if s[0].startswith("report")]
 
 
 def line_of(name: str, rc: int, wall: float, out: Path | None) -> dict:
     row = {"stage": name, "rc": rc, "wall_s": round(wall, 1)}
-    log = json.loads(run_log(out).read_text()) if out is not None and run_log(out).is_file() else {}
+    # A failed stage writes no run log; the one there may be a committed run's from another machine.
+    log = json.loads(run_log(out).read_text()) if rc == 0 and out is not None and run_log(out).is_file() else {}
     work = log.get("work") or {}
     row["stage_s"] = log.get("seconds")
     if "tflop" in work:
@@ -89,13 +97,14 @@ def line_of(name: str, rc: int, wall: float, out: Path | None) -> dict:
     return row
 
 
-def summary(rows: list[dict], out_dir: Path) -> None:
+def summary(rows: list[dict], outputs: dict[str, Path], out_dir: Path) -> None:
+    """``OUT/summary.json``: the stage lines, and pass@1 of each eval this run wrote (not a checkout's committed
+    metrics)."""
     passed = {}
-    for path in sorted(Path("metrics").glob("**/*.json")):
-        if "." in path.stem:
-            continue
-        first = next(iter(json.loads(path.read_text()).values()), None)
-        if isinstance(first, dict) and "pass@1" in first:
+    for row in rows:
+        path = outputs.get(row["stage"])
+        if row["stage"].startswith("eval") and row["rc"] == 0 and path is not None and path.is_file():
+            first = next(iter(json.loads(path.read_text()).values()))
             passed[str(path)] = round(100 * first["pass@1"], 2)
     tmp = out_dir / ".summary.json"
     tmp.write_text(json.dumps({"stages": rows, "pass@1": passed}, indent=1))
@@ -108,12 +117,15 @@ def run(plan_file: Path, out_dir: Path, python: str) -> int:
     table = out_dir / "stages.tsv"
     if not table.exists():
         table.write_text("\t".join(COLUMNS) + "\n")
+    # Stages this OUT already records as done (a rerun after a command was cut off at its limit); a checkout's
+    # committed metrics and run logs say nothing about this machine.
+    done = {line.split("\t")[0] for line in table.read_text().splitlines()[1:] if line.split("\t")[1:2] == ["0"]}
     rows, failed, start = [], 0, time.perf_counter()
     with open(out_dir / "chain.log", "a") as log:
         for name, command in stages:
             out = output_of(command)
-            if out is not None and out.exists() and run_log(out).is_file():
-                print(f"{name}: done before, skipped", flush=True)
+            if name in done:
+                print(f"{name}: done in an earlier run into {out_dir}, skipped", flush=True)
                 continue
             words = shlex.split(command)
             if words[0] == "r1pipe":  # the console script may not be installed: the same CLI as a module
@@ -127,7 +139,7 @@ def run(plan_file: Path, out_dir: Path, python: str) -> int:
             rows.append(row)
             with open(table, "a") as f:
                 f.write("\t".join("" if row.get(c) is None else str(row[c]) for c in COLUMNS) + "\n")
-            summary(rows, out_dir)
+            summary(rows, {n: output_of(c) for n, c in stages}, out_dir)
             print("  " + "  ".join(f"{k}={v}" for k, v in row.items() if k != "stage"), flush=True)
             failed += rc != 0
     for src, dst in (("reports/report.md", "report.md"), ("metrics/report.json", "report.json")):
