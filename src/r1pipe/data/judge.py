@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from r1pipe.config.sampling import Sampling
-from r1pipe.rewards.reward_model import final_answer
+from r1pipe.rewards.reward_model import final_answer, untrusted
 
 RUBRIC = (
     "You are a strict grader. Judge whether the response answers the question correctly, helpfully "
@@ -35,7 +35,7 @@ def judge_scores(engine, rows: list[dict], groups: list[list], rubric: str, task
         question = row["prompt"] if isinstance(row["prompt"], str) else row["prompt"][-1]["content"]
         for j, completion in enumerate(group):
             text = rubric.format(question=question, reference=row.get("answer", ""),
-                                 response=final_answer(completion.text))
+                                 response=untrusted(final_answer(completion.text)))
             asks.append([{"role": "user", "content": text}])
             where.append((i, j))
     out: list[list[float | None]] = [[None] * len(g) for g in groups]

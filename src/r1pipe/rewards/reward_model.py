@@ -13,6 +13,7 @@ are scored by rules, general prompts by reward models.
 from __future__ import annotations
 
 import functools
+import re
 
 import torch
 
@@ -37,6 +38,19 @@ def final_answer(text: str) -> str:
     return text.rsplit("</think>", 1)[-1].strip()
 
 
+# Chat-control tokens as chat templates spell them (<|im_end|>, <|eot_id|>, DeepSeek's <｜Assistant｜>): in a
+# judged text they would end its turn and start a forged one once the judge's tokenizer reads them.
+_CONTROL = re.compile(r"<\|[^|<>\s]{1,40}\|>|<｜[^｜<>]{1,40}｜>")
+
+
+def untrusted(text: str) -> str:
+    """A completion's text as a judge or reward model may read it: chat-control tokens removed, and the
+    judge's verdict markers (``[[PASS]]``) broken, so the completion can neither close its own turn and write
+    the grader's, nor print the verdict the judge's answer is parsed for. What it can still do is argue: a
+    judge model can be talked into a verdict, which no rule here prevents (docs/rewards.md)."""
+    return _CONTROL.sub("", text).replace("[[", "[ [").replace("]]", "] ]")
+
+
 @torch.no_grad()
 def rm_scores(path: str, prompts: list, responses: list[str], batch_size: int = 8) -> list[float]:
     model, tok = load(path)
@@ -58,7 +72,7 @@ def rm_scores(path: str, prompts: list, responses: list[str], batch_size: int = 
 def score_general(path: str, prompts, completions, task, whole: bool, batch_size: int) -> list[float | None]:
     tasks = task or ["general"] * len(completions)
     idx = [i for i, t in enumerate(tasks) if t == "general"]
-    texts = [completion_text(completions[i]) for i in idx]
+    texts = [untrusted(completion_text(completions[i])) for i in idx]
     scored = rm_scores(path, [prompts[i] for i in idx], texts if whole else [final_answer(t) for t in texts],
                        batch_size)
     out: list[float | None] = [None] * len(completions)
