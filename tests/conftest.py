@@ -89,9 +89,14 @@ CHAIN = [
      "--live", "dvclive/rl_zero"),
     ("grpo", "--section", "rl_reasoning", "--seed", "1", "--model", "models/A", "--data", "data/prompts",
      "--out", "models/seeds/B-1", "--live", "dvclive/seeds/B-1"),
+    ("grpo", "--section", "rl_all", "--seed", "1", "--model", "models/C", "--data", "data/prompts",
+     "--out", "models/seeds/D-1", "--live", "dvclive/seeds/D-1"),
+    ("grpo", "--section", "rl_zero", "--seed", "1", "--model", "models/base", "--data", "data/prompts",
+     "--out", "models/seeds/zero-1", "--live", "dvclive/seeds/zero-1"),
     *[("eval", "--model", f"models/{m}", "--data", "data/prompts", "--out", f"metrics/eval/{m}.json")
       for m in ["base", "A", "B", "C", "D", "zero", "student"]],
-    ("eval", "--model", "models/seeds/B-1", "--data", "data/prompts", "--out", "metrics/seeds/B-1.json"),
+    *[("eval", "--model", f"models/seeds/{m}-1", "--data", "data/prompts", "--out", f"metrics/seeds/{m}-1.json")
+      for m in ("B", "D", "zero")],
     ("report", "--metrics-dir", "metrics/eval", "--seeds-dir", "metrics/seeds", "--models-dir", "models",
      "--out", "reports", "--metrics", "metrics/report.json"),
 ]

@@ -84,7 +84,7 @@ def test_every_ready_made_benchmark_loads_from_the_shared_data():
     from r1pipe.data import benchmarks
 
     for name, ready in benchmarks.READY.items():
-        if name == "arithmetic":
+        if ready.get("source") == "prompts":  # the prepared splits (arithmetic: test, validation)
             continue
         b = benchmarks.resolve(Benchmark(name=name, limit=3), str(SAMPLE_DATA))
         assert b.source == str(SAMPLE_DATA / ready["local"])
@@ -107,3 +107,21 @@ def test_a_ready_made_benchmark_without_local_copy_falls_back_to_the_hub(tmp_pat
     assert b.source == "openai/gsm8k" and b.subset == "main" and b.answer_format == "gsm8k"
     with pytest.raises(R1pipeError, match="hub dataset 'openai/gsm8k' .* is not available"):
         benchmarks.load(b, None, "")
+
+
+def test_the_validation_split_is_disjoint_from_test_and_train_and_leaves_them_as_they_were():
+    """Settings are chosen on validation, the report judges on test: no question may be in two splits. Adding
+    validation changed neither train nor test (the committed runs' test problems stay the same)."""
+    from r1pipe.config.prepare import PrepareSection
+    from r1pipe.data.sources import build_splits
+
+    source = {"name": "arithmetic", "kind": "arithmetic", "n_train": 1000, "n_test": 512, "difficulty": 1}
+    with_validation = build_splits(PrepareSection(sources=[{**source, "n_validation": 256}]))
+    without = build_splits(PrepareSection(sources=[source]))
+    questions = {split: [r["prompt"][-1]["content"] for r in rows] for split, rows in with_validation.items()}
+    assert len(questions["validation"]) == len(set(questions["validation"])) == 256
+    assert not set(questions["validation"]) & set(questions["test"])
+    assert not set(questions["validation"]) & set(questions["train"])
+    assert not set(questions["test"]) & set(questions["train"])
+    assert with_validation["train"] == without["train"] and with_validation["test"] == without["test"]
+    assert without["validation"] == []

@@ -125,3 +125,23 @@ def test_dead_run_rules(history, warned):
 
     loss_moves = history[0]["loss"] != 0.0
     assert (dead_run(history, loss_moves) is not None) == warned
+
+
+def test_a_run_that_falls_far_below_its_start_is_named_collapsed():
+    """On the committed run's own curves (dvclive, 2026-12-04): rl_all collapsed, rl_reasoning and the dead
+    rl_zero did not; and on a reward that falls while accuracy stays 0."""
+    import csv
+
+    from conftest import REPO
+    from r1pipe.training.common import collapsed_run
+
+    def curve(section):
+        rows = csv.DictReader(open(REPO / f"dvclive/{section}/plots/metrics/accuracy.tsv"), delimiter="\t")
+        return [{"rewards/accuracy/mean": float(r["accuracy"])} for r in rows]
+
+    assert collapsed_run(curve("rl_all")).startswith("collapsed run: the sampled accuracy fell from 0.875 to 0.188")
+    assert collapsed_run(curve("rl_reasoning")) is None and collapsed_run(curve("rl_zero")) is None
+    falls = [{"rewards/accuracy/mean": 0.0, "reward": r} for r in (0.40, -0.02, -0.05, -0.05, -0.05, -0.05)]
+    assert "the reward fell from 0.400 to -0.050" in collapsed_run(falls)
+    dips_and_recovers = [{"reward": r} for r in (0.5, 0.1, 0.1, 0.45, 0.5)]
+    assert collapsed_run(dips_and_recovers) is None

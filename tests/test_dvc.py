@@ -69,9 +69,9 @@ def repo(tmp_path_factory):
 
 
 ALL = {"base", "base_student", "prepare", "coldstart", "rl_reasoning", "rl_reasoning_seed@1", "reject_sample", "sft",
-       "rl_all", "distill", "rl_zero", "eval@base", "eval@A", "eval@B", "eval@C", "eval@D", "eval@student",
-       "eval@zero", "eval_seed@1", "report"}
-ZERO = {"base_student", "rl_zero", "eval@zero"}  # what depends on the base alone
+       "rl_all", "rl_all_seed@1", "distill", "rl_zero", "rl_zero_seed@1", "eval@base", "eval@A", "eval@B", "eval@C",
+       "eval@D", "eval@student", "eval@zero", "eval_seed_B@1", "eval_seed_D@1", "eval_seed_zero@1", "report"}
+ZERO = {"base_student", "rl_zero", "eval@zero", "rl_zero_seed@1", "eval_seed_zero@1"}  # what depends on the base alone
 
 
 @pytest.fixture

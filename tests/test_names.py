@@ -31,7 +31,9 @@ def naming_problems(stages: dict, params: dict, readme: str) -> list[str]:
         if launcher != LAUNCHER.get(command, "r1pipe") or command not in commands:
             problems.append(f"{name}: runs {launcher} {command}, not r1pipe {command} through its launcher")
             continue
-        repeated = name.removesuffix("_seed")  # a stage repeated per seed reads the section it repeats
+        # A stage repeated per seed reads the section it repeats: `<section>_seed`, or `<section>_seed_<model>`
+        # where one section serves several models' seeds (eval_seed_B, eval_seed_D, eval_seed_zero).
+        repeated = re.sub(r"_seed(_[A-Za-z0-9]+)?$", "", name)
         if section != repeated:
             problems.append(f"{name}: reads section {section!r}, not {repeated!r}")
         if stage.get("params") != [repeated]:

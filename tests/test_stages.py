@@ -116,7 +116,12 @@ def test_eval_and_report(chain):
     assert [line.split("|")[1].strip() for line in table[2:]] == ["base", "A", "B", "C", "D", "zero", "student"]
     assert "## The paper's findings, checked" in report and "| zero > base |" in report
     assert "| zero | rl_zero | `models/base` |" in report  # lineage from the manifests
-    assert "B is judged over 2 seeds" in report and "(seeds: " in report  # B-1 joins the claim, not the table
+    # Each RL model's other seed joins its claim, not the table: B > A, D >= C and zero > base on the mean.
+    for name in ("B", "D", "zero"):
+        assert f"{name} is judged over 2 seeds" in report, name
+    for claim in ("B > A", "D >= C", "zero > base"):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {claim} |"))
+        assert "(seeds: " in row and "and seeds (2)" in row, claim
     # What each side of "C > zero" cost beyond the base both start from, from the manifests' lineage.
     cost = next(line for line in report.splitlines() if line.startswith("Compute of `C > zero`"))
     assert "models/A, models/B, models/C" in cost and "zero: " in cost and "data/sft" in cost
@@ -231,3 +236,32 @@ def test_paired_standard_error_is_the_se_of_per_problem_differences():
     unpaired = {line.split("|")[1].strip(): line.split("|")[4].strip()
                 for line in claims(metrics, "x")[0].splitlines()[2:]}
     assert unpaired["B > A"] == "22.6 (unpaired)"  # sqrt(0.1667² + 0.1528²): wider than paired
+
+
+def test_a_collapsed_seed_is_named_in_the_report_and_on_its_claim(chain, tmp_path):
+    """rl_reasoning's seed 1 at a destructive learning rate (0.5, 6 steps) from the tiny chain's A: its reward
+    falls from where it started and stays there. Its run log, the report's warnings and the B > A row say so."""
+    import shutil
+
+    import yaml
+
+    from conftest import cli
+
+    work = tmp_path / "chain"
+    shutil.copytree(chain, work, symlinks=True)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["rl_reasoning"].update(learning_rate=0.5, max_steps=6)
+    (work / "destructive.yaml").write_text(yaml.safe_dump(params))
+    shutil.rmtree(work / "models/seeds/B-1")
+    cli("grpo", "--params", "destructive.yaml", "--section", "rl_reasoning", "--seed", "1", "--model", "models/A",
+        "--data", "data/prompts", "--out", "models/seeds/B-1", "--live", "dvclive/seeds/B-1", cwd=work)
+    warning = json.loads((work / "models/seeds/B-1.run.json").read_text())["warning"]
+    assert warning.startswith("collapsed run: the "), warning
+    cli("eval", "--model", "models/seeds/B-1", "--data", "data/prompts", "--out", "metrics/seeds/B-1.json", cwd=work)
+    cli("report", "--metrics-dir", "metrics/eval", "--seeds-dir", "metrics/seeds", "--models-dir", "models",
+        "--out", "reports", "--metrics", "metrics/report.json", cwd=work)
+    report = (work / "reports/report.md").read_text()
+    assert f"- B-1 (rl_reasoning): {warning}" in report
+    row = next(line for line in report.splitlines() if line.startswith("| B > A |"))
+    assert row.endswith("(B's RL collapsed in 1 of 2 runs) |"), row
+    assert "collapsed" not in (chain / "reports/report.md").read_text()  # the chain's own seed did not

@@ -1,4 +1,4 @@
-"""The `prepare` section: which task sources become the train and test prompts."""
+"""The `prepare` section: which task sources become the train, validation and test prompts."""
 
 from __future__ import annotations
 
@@ -27,10 +27,13 @@ class Source(BaseModel):
     # arithmetic
     n_train: int = Field(0, ge=0)
     n_test: int = Field(0, ge=0)
+    n_validation: int = Field(0, ge=0, description="Generated problems for the validation split: settings are "
+                              "chosen on it, never on test.")
     difficulty: int = Field(1, ge=1, le=5, description="Number of operations and size of the numbers.")
     # file / hub
     train: str | None = Field(None, description="file: a path; hub: a split name")
     test: str | None = None
+    validation: str | None = Field(None, description="file: a path; hub: a split name (settings are chosen on it)")
     dataset: str | None = Field(None, description="hub: the dataset id")
     subset: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
@@ -38,6 +41,7 @@ class Source(BaseModel):
     question_template: str | None = Field(None, description="e.g. 'Solve: {question}'; fields are the row's columns.")
     limit_train: int | None = Field(None, ge=1)
     limit_test: int | None = Field(None, ge=1)
+    limit_validation: int | None = Field(None, ge=1)
 
 
 class PrepareSection(Section):
@@ -57,4 +61,4 @@ class PrepareSection(Section):
 
     def local_files(self) -> dict[str, str]:
         return {f"{s.name}:{split}": path for s in self.sources if s.kind == "file"
-                for split, path in (("train", s.train), ("test", s.test)) if path}
+                for split, path in (("train", s.train), ("test", s.test), ("validation", s.validation)) if path}

@@ -73,13 +73,14 @@ class RejectSampleSection(SamplingSection):
 
 class Benchmark(BaseModel):
     """One eval benchmark. Fields left out come from the ready-made definition of the same name
-    (see ``r1pipe.data.benchmarks.READY``): arithmetic, gsm8k, gsm8k_easy, math500, aime2024, aime2025, amc23,
-    humaneval, mbpp, countdown."""
+    (see ``r1pipe.data.benchmarks.READY``): arithmetic, validation, gsm8k, gsm8k_easy, math500, aime2024, aime2025,
+    amc23, humaneval, mbpp, countdown."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    source: str | None = Field(None, description="'prompts' (the prepared test split), a file, or a hub id.")
+    source: str | None = Field(None, description="'prompts' (the prepared splits; `split` picks one, test by "
+                               "default), a file, or a hub id.")
     subset: str | None = None
     split: str | None = None
     task: TaskName | None = None

@@ -22,6 +22,8 @@ MBPP_QUESTION = "{question}\nYour code should pass these tests:\n{tests}"
 # name -> fields of Benchmark, plus `local` (a path under data_dir) and `hub` (dataset id).
 READY: dict[str, dict] = {
     "arithmetic": {"source": "prompts"},
+    # The prepared validation split (prepare's n_validation): where settings are chosen, never on test.
+    "validation": {"source": "prompts", "split": "validation"},
     "gsm8k": {"local": "math/gsm8k_test.jsonl", "hub": "openai/gsm8k", "subset": "main", "answer_format": "gsm8k"},
     # GSM8K at a 135M model's level: problems whose reference solution takes at most two lines.
     "gsm8k_easy": {"local": "math/gsm8k_test.jsonl", "hub": "openai/gsm8k", "subset": "main", "answer_format": "gsm8k",

@@ -8,26 +8,32 @@ from r1pipe.data.files import read_hub, read_rows
 from r1pipe.data.tasks import EMPTY, to_rows
 from r1pipe.data.templates import make_prompt
 
+SPLITS = ("train", "test", "validation")  # in this order: each generated split excludes the questions before it
+# The arithmetic generator's seed per split: train and test as before validation existed (their rows unchanged).
+_SEEDS = {"train": lambda seed: seed * 2, "test": lambda seed: seed * 2 + 1,
+          "validation": lambda seed: 1_000_003 + seed}
+
 
 def _raw(source: Source, split: str, seed: int, exclude: set[str]) -> list[dict]:
     if source.kind == "arithmetic":
-        n = source.n_train if split == "train" else source.n_test
-        rows = arithmetic.generate(n, source.difficulty, seed=seed * 2 + (split == "test"), exclude=exclude)
+        n = getattr(source, f"n_{split}")
+        rows = arithmetic.generate(n, source.difficulty, seed=_SEEDS[split](seed), exclude=exclude)
         return [{**EMPTY, **r} for r in rows]
-    where = source.train if split == "train" else source.test
+    where = getattr(source, split)
     if not where:
         return []
-    limit = source.limit_train if split == "train" else source.limit_test
+    limit = getattr(source, f"limit_{split}")
     raw = read_rows(where) if source.kind == "file" else read_hub(source.dataset, where, source.subset)
     return to_rows(raw[:limit], source.task, source.columns, source.answer_format, source.question_template, where)
 
 
 def build_splits(cfg: PrepareSection) -> dict[str, list[dict]]:
-    """Rows for train and test. Generated test questions never repeat a train question."""
-    splits: dict[str, list[dict]] = {"train": [], "test": []}
+    """Rows for train, test and validation. A generated question never repeats one of an earlier split: test
+    repeats no train question, validation neither."""
+    splits: dict[str, list[dict]] = {split: [] for split in SPLITS}
     for source in cfg.sources:
         seen: set[str] = set()
-        for split in ("train", "test"):
+        for split in SPLITS:
             raw = _raw(source, split, cfg.seed, exclude=seen)
             seen.update(r["question"] for r in raw)
             for i, r in enumerate(raw):

@@ -1,10 +1,11 @@
-"""`r1pipe prepare`: write the train and test prompt datasets from the task sources.
+"""`r1pipe prepare`: write the train, test and validation prompt datasets from the task sources.
 
     r1pipe prepare --out data/prompts
 
 Each row has ``prompt`` (chat messages asking for <think> and <answer>),
 ``answer`` (gold, as a string), ``task``, ``solution`` (worked solution or ""),
-``source`` and ``id``. The output is a DatasetDict with ``train`` and ``test``.
+``source`` and ``id``. The output is a DatasetDict with ``train``, ``test`` and, where a source has one,
+``validation``: settings are chosen on validation, the report judges on test.
 """
 
 from __future__ import annotations

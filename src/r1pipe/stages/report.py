@@ -109,13 +109,14 @@ def seeds_difference(runs: list[tuple[dict, dict | None]], b: dict, per_b: dict 
 
 
 def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | None = None,
-           seeds: dict[str, list[str]] | None = None, untested: dict[str, str] | None = None
-           ) -> tuple[str, dict[str, float]]:
+           seeds: dict[str, list[str]] | None = None, untested: dict[str, str] | None = None,
+           collapsed: set[str] | None = None) -> tuple[str, dict[str, float]]:
     """Each paper finding checked on ``bench``: the difference in pass@1 against its standard error; the table,
     and each claim's Δ in points. ``problems``: per model, per benchmark, each problem's pass@1 by id (eval's
     ``*.problems.json``). ``seeds``: a model's runs over several seeds (names in ``metrics``), judged on their
-    mean. ``untested``: models whose training never received a reward, and why: their claims test nothing."""
-    problems, seeds, untested = problems or {}, seeds or {}, untested or {}
+    mean. ``untested``: models whose training never received a reward, and why: their claims test nothing.
+    ``collapsed``: runs (a model or one of its seeds) whose RL collapsed: a claim resting on one says so."""
+    problems, seeds, untested, collapsed = problems or {}, seeds or {}, untested or {}, collapsed or set()
     rows, deltas = [], {}
 
     def per(name: str) -> dict | None:
@@ -139,6 +140,10 @@ def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | Non
             verdict = "holds" if diff > 2 * se else ("reversed" if diff < -2 * se else "within noise")
         else:
             verdict = "holds" if diff >= -2 * se else "fails"
+        for side in (left, right):
+            fell = [r for r in seeds.get(side, [side]) if r in collapsed]
+            if fell:
+                verdict += f" ({side}'s RL collapsed in {len(fell)} of {len(seeds.get(side, [side]))} runs)"
         claim = f"{left} {rel} {right}"
         deltas[claim] = round(100 * diff, 2)
         # 2 SE: the smallest difference this test could have told from noise, so that "within noise" says
@@ -238,13 +243,18 @@ def unsafe_runs(metrics: dict[str, dict], models_dir: Path | None, order: list[s
     return list(dict.fromkeys(found))
 
 
-def warnings(models_dir: Path | None, order: list[str]) -> list[str]:
-    """The training stages' warnings (a dead run), from their run logs."""
-    found = []
-    for name in order:
-        log = _run_log(Path(models_dir) / name) if models_dir else {}
+def warnings(models_dir: Path | None, order: list[str], seeds: dict[str, list[str]] | None = None
+             ) -> dict[str, tuple[str, str]]:
+    """The training stages' warnings (a dead or collapsed run), from their run logs, by model: the report's
+    models and their seeds (``B-1`` in ``models/seeds``): (stage, warning) by model."""
+    found = {}
+    for name in [*order, *(s for runs in (seeds or {}).values() for s in runs if s not in order)]:
+        where = Path(models_dir) / name if models_dir else None
+        if where is not None and not run_log_path(where).is_file():
+            where = Path(models_dir) / "seeds" / name
+        log = _run_log(where) if where is not None else {}
         if log.get("warning"):
-            found.append(f"{name} ({log['stage']}): {log['warning']}")
+            found[name] = (log["stage"], log["warning"])
     return found
 
 
@@ -378,12 +388,14 @@ class Findings:
 
 def judge(evals: Evals, models: list[str], logs: dict[str, list[dict]], models_dir: Path | None) -> Findings:
     bench = next(b for b, m in next(iter(evals.metrics.values())).items() if isinstance(m, dict))
-    table, deltas = claims(evals.metrics, bench, evals.problems, evals.seeds, never_advantaged(logs))
+    warned = warnings(models_dir, models, evals.seeds)
+    collapsed = {name for name, (_, warning) in warned.items() if warning.startswith("collapsed run")}
+    table, deltas = claims(evals.metrics, bench, evals.problems, evals.seeds, never_advantaged(logs), collapsed)
     costs = {}
     for left, right in COSTED:
         if table and models_dir and {left, right} <= set(evals.metrics) and f"{left} > {right}" in deltas:
             costs[f"{left} > {right}"] = recipe_costs(Path(models_dir), left, right)
-    return Findings(bench, table, deltas, costs, warnings(models_dir, models),
+    return Findings(bench, table, deltas, costs, [f"{name} ({stage}): {w}" for name, (stage, w) in warned.items()],
                     unsafe_runs(evals.metrics, models_dir, models))
 
 
@@ -417,8 +429,10 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
                                   for n, c in cost.items())
                       + ". Their TFLOP and seconds, from the run logs: `reports.run.json`.", ""]
     if found.warnings:
-        parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing; a claim that rests on "
-                  "one of them tests nothing.", "", *(f"- {line}" for line in found.warnings), ""]
+        parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing (dead: a claim that rests "
+                  "on one tests nothing), or whose sampled accuracy fell far below where it started and stayed "
+                  "there (collapsed: a claim that rests on one says so).", "",
+                  *(f"- {line}" for line in found.warnings), ""]
     if found.unsafe:
         parts += ["## Code graded without the sandbox", "",
                   "These runs were told `sandbox: unsafe`: the programs they graded ran as the training user, "

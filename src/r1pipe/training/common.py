@@ -204,6 +204,22 @@ def dead_run(history: list[dict], loss_moves: bool = True) -> str | None:
     return None
 
 
+def collapsed_run(history: list[dict]) -> str | None:
+    """A warning for an RL run that collapsed, or None: its sampled accuracy, or its total reward, over the last
+    fifth of its logged steps all fell below half its mean over the first fifth, and by at least 0.2. A run that
+    destroys its parent looks like this (2026-12-04: rl_all's sampled accuracy went 87.5% -> 28.1% -> 18.8%)."""
+    for key, what in (("rewards/accuracy/mean", "sampled accuracy"), ("reward", "reward")):
+        values = [h[key] for h in history if key in h]
+        if len(values) < 3:
+            continue
+        k = max(1, len(values) // 5)
+        first, last = sum(values[:k]) / k, values[-k:]
+        if first - max(last) >= 0.2 and max(last) < first / 2:
+            return (f"collapsed run: the {what} fell from {first:.3f} to {sum(last) / k:.3f} (first to last fifth "
+                    f"of {len(values)} logged steps) and stayed there")
+    return None
+
+
 @contextmanager
 def training_stage(stage: str, cfg, out: Path, *, code: str, inputs: dict, parent: str,
                    train: Callable[[Path, Path], dict]):

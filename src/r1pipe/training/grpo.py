@@ -31,6 +31,7 @@ from r1pipe.seed import seed_everything
 from r1pipe.training.common import (
     RichProgressCallback,
     checkpoint_args,
+    collapsed_run,
     dead_run,
     guards,
     lora_config,
@@ -206,6 +207,6 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
         "resumed_from_step": resume_step,
         "accuracy_first_20pct": sum(acc[:k]) / k if acc else None,
         "accuracy_last_20pct": sum(acc[-k:]) / k if acc else None,
-        "warning": dead_run(history, loss_moves=False),
+        "warning": dead_run(history, loss_moves=False) or collapsed_run(history),
         "work": work,
     }
