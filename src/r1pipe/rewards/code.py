@@ -160,7 +160,7 @@ def plan_test(snippet: str, shadowed: set[str] = frozenset()) -> dict:
 _HARNESS = r"""
 import builtins as _b, json as _json, os as _os, sys as _sys, types as _types
 _sys.set_int_max_str_digits(0)
-_write, _dumps, _type, _issubclass, _list = _os.write, _json.dumps, type, issubclass, list
+_write, _dumps, _type, _issubclass, _len = _os.write, _json.dumps, type, issubclass, len
 _bdict, _saved, _BaseException, _exec, _eval, _compile = vars(_b), dict(vars(_b)), BaseException, exec, eval, compile
 _NONCE, _SOLUTION, _SETUP, _TESTS = __NONCE__, __SOLUTION__, __SETUP__, __TESTS__
 _SCALARS = ((int, "i", int.__repr__), (float, "f", float.__repr__), (complex, "c", complex.__repr__),
@@ -192,9 +192,6 @@ def _plain(x):
                 raise ValueError("endless")
         return ["g", out]
     raise TypeError("not plain data: " + t.__name__)
-
-
-_len = len
 
 
 def _report(*record):
