@@ -95,7 +95,7 @@ def test_a_dead_run_finishes_with_a_warning_in_summary_run_log_and_report(chain)
     warning = json.loads((chain / "models/dead.run.json").read_text())["warning"]
     assert warning.startswith("dead run: the gradient norm was 0 at")
     assert "dead run" in output  # the summary
-    assert warnings(chain / "models", ["A", "dead"]) == [f"dead (coldstart): {warning}"]
+    assert warnings(chain / "models", ["A", "dead"]) == {"dead": ("coldstart", warning)}
     assert json.loads((chain / "models/A.run.json").read_text())["warning"] is None  # a run that learned
 
 
