@@ -154,7 +154,7 @@ def test_a_changed_grpo_default_makes_exactly_the_grpo_stages_stale(repo):
     try:
         status = json.loads(subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True,
                                            check=True).stdout)
-        grpo_stages = {"rl_reasoning", "rl_reasoning_seed@1", "rl_all", "rl_zero"}
+        grpo_stages = {"rl_reasoning", "rl_reasoning_seed@1", "rl_all", "rl_all_seed@1", "rl_zero", "rl_zero_seed@1"}
         assert set(status) == grpo_stages
         # The installed r1pipe still has the old default, so the reruns reproduce the same bytes: nothing after.
         assert ran(run(["dvc", "repro"], repo)) == grpo_stages
