@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import yaml
+from datasets import Dataset
 
 from conftest import REPO, TINY, runnable_here
 from r1pipe import R1pipeError
@@ -17,6 +18,9 @@ from r1pipe.config import load_params, section_class, validate
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.config.sft import ColdstartSection
 from r1pipe.config.trl import OWNED, trl_class, trl_fields
+from r1pipe.config.models import TinyModel
+from r1pipe.models.tiny import build
+from r1pipe.training import grpo, sft
 from r1pipe.training.common import trl_args
 
 SECTIONS = {"GRPOConfig": ("rl_reasoning", GRPOSection), "SFTConfig": ("coldstart", ColdstartSection)}
@@ -39,8 +43,44 @@ def given(cls, body: dict, name: str):
     return validate("params.yaml", name, cls, body, _checks(cls))
 
 
+# The only fields whose other value is refused, on its own, by TRL, its trainer or this machine, and why. Any other
+# refusal fails the test: a setting r1pipe turned away without saying so.
+NEEDS_A_COMPANION = {
+    "per_device_train_batch_size": "a multiple of num_generations",
+    "fp16": "bf16 off (auto turns it on where the CPU has bf16 units)",
+    "auto_find_batch_size": "a trainer other than GRPO's",
+    "load_best_model_at_end": "an eval strategy",
+    "use_vllm": "vLLM and a GPU",
+    "push_to_hub": "the hub",
+    "sync_ref_model": "beta > 0 (a reference model)",
+    "padding_free": "packing",
+    "assistant_only_loss": "conversational rows",
+    "activation_offloading": "a GPU",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny") / "model"
+    model, tok = build(TinyModel(num_layers=1, hidden_size=64, intermediate_size=64), seed=0)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def built_trainer(trl_name, section, model_dir, work_dir):
+    """The trainer r1pipe's stage builds from ``section`` (TRL's GRPOTrainer or SFTTrainer, on the tiny model)."""
+    if trl_name == "GRPOConfig":
+        rows = Dataset.from_list([{"prompt": "1 + 1?", "answer": "2"}] * 8)
+        return grpo.build_trainer(model_dir, rows, section, work_dir, "test")
+    return sft.build_trainer(model_dir, Dataset.from_list([{"prompt": "1 + 1?", "completion": "2"}] * 8), section,
+                             work_dir, "test")
+
+
 @pytest.mark.parametrize("trl_name", ["GRPOConfig", "SFTConfig"])
-def test_every_trl_field_is_accepted_and_reaches_the_trainers_config(tmp_path, trl_name):
+def test_every_trl_field_is_accepted_and_reaches_the_built_trainers_args(tmp_path, tiny_model, trl_name):
+    """Each field of TRL's config, set on its own to a value that is not TRL's default: the trainer r1pipe builds
+    holds it in ``trainer.args``, as TRL itself makes it of the same settings."""
     name, cls = SECTIONS[trl_name]
     base = {"per_device_train_batch_size": 72, "num_generations": 4} if trl_name == "GRPOConfig" else {}
     reached, kept_default = 0, []
@@ -55,16 +95,19 @@ def test_every_trl_field_is_accepted_and_reaches_the_trainers_config(tmp_path, t
                 continue
             try:
                 section = given(cls, {**base, key: value}, name)
-            except R1pipeError:
-                continue  # this value needs a companion setting (bf16 a GPU, use_liger_kernel liger): TRL's default
+                trainer = built_trainer(trl_name, section, tiny_model, tmp_path / key)
+            except Exception as e:  # r1pipe's check, TRL's config or TRL's trainer said no
+                assert key in NEEDS_A_COMPANION, f"{key}: {value!r} refused: {e}"
+                continue
             # The given value is what r1pipe passes on, not a default (save_steps, seed: r1pipe's own fields).
             passed = getattr(section, key) if key in cls.model_fields else section.trl_settings()[key]
             assert passed == value, key
-            ours = trl_args(section, output_dir=str(tmp_path))
             # What TRL itself makes of the same settings: a value __post_init__ rewrites is compared rewritten.
             theirs = trl_class(trl_name)(**{**section.trl_settings(), "output_dir": str(tmp_path)})
-            assert type(ours) is trl_class(trl_name)
-            assert getattr(ours, key) == getattr(theirs, key), key
+            assert type(trainer.args) is trl_class(trl_name)
+            # r1pipe's own fields (save_steps, seed) reach the trainer as given; TRL's as TRL makes them.
+            expected = value if key in cls.model_fields else getattr(theirs, key)
+            assert getattr(trainer.args, key) == expected, key
             if value != field.default:
                 reached += 1
             else:
@@ -82,11 +125,12 @@ def test_every_trl_field_is_accepted_and_reaches_the_trainers_config(tmp_path, t
     {"importance_sampling_level": "sequence", "loss_type": "grpo"}, {"top_entropy_quantile": 0.2},
     {"vllm_importance_sampling_correction": False, "min_p": 0.1},
 ])
-def test_the_settings_users_bring_from_papers_reach_grpo(tmp_path, settings):
+def test_the_settings_users_bring_from_papers_reach_grpo(tmp_path, tiny_model, settings):
     section = given(GRPOSection, settings, "rl_reasoning")
-    args = trl_args(section, output_dir=str(tmp_path))
+    trainer = built_trainer("GRPOConfig", section, tiny_model, tmp_path)
     for key, value in settings.items():
-        assert getattr(args, key) == value
+        assert getattr(trainer.args, key) == value
+        assert getattr(trainer, key, value) == value  # where the trainer keeps its own copy, it is the same
 
 
 @pytest.mark.parametrize("section, changes, message", [

@@ -165,10 +165,10 @@ def grpo_args(cfg: GRPOSection, work_dir: Path) -> GRPOConfig:
                     **checkpoint_args(cfg.save_steps))
 
 
-def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
-               live_dir: Path | None = None) -> dict:
-    seed_everything(cfg.seed)
-    resume, resume_step = resume_point(work_dir, cfg, model_dir, prompts._fingerprint)
+def build_trainer(model_dir: Path, prompts: Dataset, cfg: GRPOSection, work_dir: Path, label: str,
+                  resume_step: int = 0, live_dir: Path | None = None):
+    """The GRPO trainer of a section: TRL's GRPOTrainer (r1pipe's subclass for this machine) with the section's
+    TRL settings, its rewards (the first one recording samples), and r1pipe's callbacks."""
     rewards = [get_reward(name, **options) for name, _, options in cfg.reward_specs()]
     recorder = SampleRecorder(rewards[0], work_dir / "samples.jsonl", cfg.sample_every, resume_step)
     args = grpo_args(cfg, work_dir)
@@ -193,7 +193,17 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
         peft_config=lora_config(cfg.lora, model),  # with beta > 0, the reference is the model without it
     )
     recorder.trainer = trainer
+    trainer.recorder = recorder
     trainer.dynamic_sampling_rounds = cfg.dynamic_sampling
+    return trainer
+
+
+def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
+               live_dir: Path | None = None) -> dict:
+    seed_everything(cfg.seed)
+    resume, resume_step = resume_point(work_dir, cfg, model_dir, prompts._fingerprint)
+    trainer = build_trainer(model_dir, prompts, cfg, work_dir, label, resume_step, live_dir)
+    recorder = trainer.recorder
     quiet(trainer)
     work = timed_train(trainer, resume)
     save_trained(trainer, out_dir)

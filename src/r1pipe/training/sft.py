@@ -48,6 +48,21 @@ class CPUSFTTrainer(SFTTrainer):
         return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
 
+def build_trainer(model_dir: Path, rows: Dataset, cfg: TrainSection, work_dir: Path, label: str):
+    """The SFT trainer of a section: TRL's SFTTrainer (r1pipe's subclass on a CPU) with the section's TRL settings
+    and r1pipe's callbacks, on the first ``max_samples`` rows."""
+    model = trainable(load_model(model_dir), cfg.train_layers)  # every weight, or the top layers, or (lora) none
+    tok = load_tokenizer(model_dir)
+    rows = rows.select_columns(["prompt", "completion"])
+    if cfg.max_samples:
+        rows = rows.select(range(min(cfg.max_samples, len(rows))))
+    args = trl_args(cfg, output_dir=str(work_dir), **checkpoint_args(cfg.save_steps))
+    trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
+    return trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
+                         callbacks=[RichProgressCallback(label), *guards(label, args.learning_rate)],
+                         peft_config=lora_config(cfg.lora, model))
+
+
 def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path,
               label: str, data_key: str) -> dict:
     """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``); save to ``out_dir``.
@@ -57,16 +72,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     """
     seed_everything(cfg.seed)
     resume, resume_step = resume_point(work_dir, cfg, model_dir, data_key)
-    model = trainable(load_model(model_dir), cfg.train_layers)  # every weight, or the top layers, or (lora) none
-    tok = load_tokenizer(model_dir)
-    rows = rows.select_columns(["prompt", "completion"])
-    if cfg.max_samples:
-        rows = rows.select(range(min(cfg.max_samples, len(rows))))
-    args = trl_args(cfg, output_dir=str(work_dir), **checkpoint_args(cfg.save_steps))
-    trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
-    trainer = trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
-                            callbacks=[RichProgressCallback(label), *guards(label, args.learning_rate)],
-                            peft_config=lora_config(cfg.lora, model))
+    trainer = build_trainer(model_dir, rows, cfg, work_dir, label)
     quiet(trainer)
     count_work(trainer)
     work = timed_train(trainer, resume)
@@ -74,7 +80,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     history = save_log_history(trainer, out_dir)
     losses = [h["loss"] for h in history if "loss" in h]
     return {
-        "train_rows": len(rows),
+        "train_rows": min(len(rows), cfg.max_samples or len(rows)),
         "steps": trainer.state.global_step,
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
