@@ -28,7 +28,7 @@ from r1pipe.data.arithmetic import generate
 from r1pipe.data.templates import make_prompt, render_completion
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.models.tiny import build
-from r1pipe.training.common import trainable
+from r1pipe.training.model import trainable
 from r1pipe.training.sft import CPUSFTTrainer
 
 

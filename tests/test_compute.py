@@ -17,8 +17,8 @@ from r1pipe.config.sampling import EvalSection
 from r1pipe.config.trl import common_defaults
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.models.tiny import build
-from r1pipe.training.common import trainable
 from r1pipe.training.grpo import CPUGRPOTrainer
+from r1pipe.training.model import trainable
 from r1pipe.work import Weights
 
 PROMPTS = [{"prompt": [{"role": "user", "content": f"Ava has {i} apples, then gets {i % 3 + 1} more. How many?"}]}

@@ -121,7 +121,7 @@ def test_a_reward_that_returns_nan_stops_grpo_naming_it(chain, monkeypatch):
     ([{"loss": 0.0, "grad_norm": 0.5} for _ in range(5)], False),  # GRPO: only the gradient counts
 ])
 def test_dead_run_rules(history, warned):
-    from r1pipe.training.common import dead_run
+    from r1pipe.training.callbacks import dead_run
 
     loss_moves = history[0]["loss"] != 0.0
     assert (dead_run(history, loss_moves) is not None) == warned
@@ -133,7 +133,7 @@ def test_a_run_that_falls_far_below_its_start_is_named_collapsed():
     import csv
 
     from conftest import REPO
-    from r1pipe.training.common import collapsed_run
+    from r1pipe.training.callbacks import collapsed_run
 
     def curve(section):
         rows = csv.DictReader(open(REPO / f"dvclive/{section}/plots/metrics/accuracy.tsv"), delimiter="\t")
@@ -145,3 +145,47 @@ def test_a_run_that_falls_far_below_its_start_is_named_collapsed():
     assert "the reward fell from 0.400 to -0.050" in collapsed_run(falls)
     dips_and_recovers = [{"reward": r} for r in (0.5, 0.1, 0.1, 0.45, 0.5)]
     assert collapsed_run(dips_and_recovers) is None
+
+
+class StopAt(TrainerCallback):
+    """Ends training after step ``at`` (its checkpoint saved first), as a kill after that save would."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.at:
+            control.should_training_stop = True
+
+
+def test_a_run_resumed_at_a_lower_rate_follows_the_schedule_a_fresh_run_at_that_rate_follows(tmp_path):
+    """``LearningRate`` against transformers' own scheduler: a run stopped at step 3 at learning rate 1e-2, then
+    resumed from its checkpoint at 1e-3, logs at steps 4-6 the rates a fresh 1e-3 run logs there (linear decay
+    with warmup, so the rate differs at every step)."""
+    from datasets import Dataset
+
+    from r1pipe.config.models import TinyModel
+    from r1pipe.config.sft import ColdstartSection
+    from r1pipe.models.tiny import build
+
+    model, tok = build(TinyModel(num_layers=1, hidden_size=64, intermediate_size=64), seed=0)
+    model.save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    rows = Dataset.from_list([{"prompt": f"{i} + 1?", "completion": f"{i + 1}"} for i in range(24)])
+
+    def run(rate, work, stop=None, resume=None):
+        cfg = ColdstartSection(learning_rate=rate, max_steps=6, save_steps=3, logging_steps=1, warmup_steps=2,
+                               lr_scheduler_type="linear", per_device_train_batch_size=4, bf16=False)
+        trainer = sft.build_trainer(tmp_path / "model", rows, cfg, work, "test")
+        if stop:
+            trainer.add_callback(StopAt(stop))
+        trainer.train(resume_from_checkpoint=resume)
+        return {h["step"]: h["learning_rate"] for h in trainer.state.log_history if "learning_rate" in h
+                and h["step"] > (3 if resume else 0)}
+
+    fresh = run(1e-3, tmp_path / "fresh")
+    run(1e-2, tmp_path / "first", stop=3)
+    resumed = run(1e-3, tmp_path / "first", resume=str(tmp_path / "first" / "checkpoint-3"))
+    assert sorted(resumed) == [4, 5, 6]
+    assert resumed == {step: fresh[step] for step in (4, 5, 6)}
+    assert len(set(resumed.values())) == 3

@@ -187,7 +187,7 @@ def test_reasoning_rl_raises_accuracy_after_cold_start(tmp_path):
 
 
 def test_a_checkpoint_cut_short_by_a_kill_is_passed_over(tmp_path):
-    from r1pipe.training.common import last_complete_checkpoint
+    from r1pipe.training.resume import last_complete_checkpoint
 
     for step, complete in [(5, True), (10, False)]:
         (tmp_path / f"checkpoint-{step}").mkdir()

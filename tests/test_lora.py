@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM
 from conftest import TINY, cli
 from r1pipe import R1pipeError
 from r1pipe.config.sft import ColdstartSection
-from r1pipe.training.common import lora_config
+from r1pipe.training.model import lora_config
 
 LORA = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"], "layers": 1}
 

@@ -16,7 +16,7 @@ from r1pipe.models import known as known_mod
 from r1pipe.models import load_model, load_tokenizer, materialize
 from r1pipe.models.resolve import keep_layers, resolve
 from r1pipe.models.tiny import build
-from r1pipe.training.common import trainable
+from r1pipe.training.model import trainable
 
 FOUR = TinyModel(num_layers=4)
 

@@ -122,7 +122,9 @@ def sourced_phrases() -> dict[str, str]:
     source = lock["prepare"]["prepare"]["sources"][0]
     difficulty = source["difficulty"]
     seeds_b = 1 + sum(name.startswith("rl_reasoning_seed@") for name in lock)
-    rate = lambda lr: f"{float(lr):.0e}".replace("e-0", "e-")  # 2e-05 as the README writes it: 2e-5
+
+    def rate(lr):
+        return f"{float(lr):.0e}".replace("e-0", "e-")  # 2e-05 as the README writes it: 2e-5
 
     def steps(section):
         s = lock[section][section]
@@ -160,7 +162,7 @@ def sourced_phrases() -> dict[str, str]:
         f"{['', 'One', 'Two', 'Three'][lock['rl_all']['rl_all']['max_steps']]} GRPO steps of rl_all at learning rate "
         f"{rate(lock['rl_all']['rl_all']['learning_rate'])} took the sampled accuracy from "
         + " to ".join(f"{100 * a:.1f}%" for a in accuracy): "dvclive/rl_all",
-        f"gradient norm 0 at {zero_warning.group(1)} of its {zero_warning.group(2)} logged steps": "models/zero.run.json",
+        f"gradient norm 0 at {zero_warning[1]} of its {zero_warning[2]} logged steps": "models/zero.run.json",
         f"B > A holds over {['', 'one', 'two', 'three'][seeds_b]} seeds ("
         + ", ".join(f"{100 * d:+.1f}" for d in per_seed) + ")": "metrics/eval, metrics/seeds",
         f"rl_all.learning_rate {rate(lock['rl_all']['rl_all']['learning_rate'])} → "

@@ -16,8 +16,8 @@ from r1pipe.config.models import TinyModel
 from r1pipe.config.trl import common_defaults
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.models.tiny import build
-from r1pipe.training.common import trainable
 from r1pipe.training.grpo import CPUGRPOTrainer, grpo_args
+from r1pipe.training.model import trainable
 from r1pipe.work import Weights, matmul_params
 
 # A shared system prompt (the head every prompt starts with) and questions of different lengths.
@@ -203,8 +203,9 @@ def test_each_loss_type_from_params_is_the_loss_trls_trainer_computes(fixed_batc
     tmp_path, batch = fixed_batch
     losses = {}
     for loss_type, settings in LOSS_TYPES.items():
-        section = GRPOSection(loss_type=loss_type, beta=0.0, bf16=False, rewards={"accuracy": 1.0}, num_generations=4, per_device_train_batch_size=8,
-                              max_completion_length=10, learning_rate=1e-3, temperature=1.0, **settings)
+        section = GRPOSection(loss_type=loss_type, beta=0.0, bf16=False, rewards={"accuracy": 1.0}, num_generations=4,
+                              per_device_train_batch_size=8, max_completion_length=10, learning_rate=1e-3,
+                              temperature=1.0, **settings)
         ours = loss(CPUGRPOTrainer, grpo_args(section, tmp_path / "ours"), tmp_path, batch)
         theirs = loss(GRPOTrainer, config(tmp_path, max_steps=1, loss_type=loss_type, **settings), tmp_path, batch)
         assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-7), loss_type

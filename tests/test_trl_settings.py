@@ -16,12 +16,12 @@ from r1pipe import R1pipeError
 from r1pipe.cli import _checks
 from r1pipe.config import load_params, section_class, validate
 from r1pipe.config.grpo import GRPOSection
+from r1pipe.config.models import TinyModel
 from r1pipe.config.sft import ColdstartSection
 from r1pipe.config.trl import OWNED, trl_class, trl_fields
-from r1pipe.config.models import TinyModel
 from r1pipe.models.tiny import build
 from r1pipe.training import grpo, sft
-from r1pipe.training.common import trl_args
+from r1pipe.training.args import trl_args
 
 SECTIONS = {"GRPOConfig": ("rl_reasoning", GRPOSection), "SFTConfig": ("coldstart", ColdstartSection)}
 

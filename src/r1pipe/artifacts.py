@@ -27,6 +27,7 @@ from pathlib import Path
 
 from r1pipe import R1pipeError, __version__, distributed
 from r1pipe.codegraph import code_hash
+from r1pipe.disk import write_json_atomic
 from r1pipe.progress import summary
 
 MANIFEST = "r1pipe.json"
@@ -71,15 +72,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def write_json_atomic(path: Path | str, data) -> None:
-    """Write a JSON file through a temporary sibling, so readers never see half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def content_hash(path: Path | str) -> str:
     """sha256 over a file, or over a directory's relative paths and file contents.
 
@@ -118,6 +110,33 @@ def fingerprint(params: dict, inputs: dict[str, Path | str | None], code: str) -
         h.update(f"{name}={content_hash(p) if p else None}".encode())
     h.update(code_hash(code).encode())
     return h.hexdigest()
+
+
+RESUME_STAMP = "r1pipe-resume.json"
+
+
+def claim_work(work: Path, fingerprint: str, lineage: str | None = None) -> dict:
+    """Make ``work`` (a stage's work directory) this run's, on the main process, and return the stamp of the run
+    that left it there where its contents may be reused: the same ``fingerprint``, or a diverged run (its stamp
+    holds ``diverged_at``) of the same ``lineage``. Anything else in it is another run's leftovers, removed, and
+    the result is ``{}``. One stamp serves the trainers' checkpoints and generation's finished batches."""
+    stamp = work / RESUME_STAMP
+    old = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    same_lineage = "diverged_at" in old and lineage is not None and old.get("lineage") == lineage
+    if not (old.get("fingerprint") == fingerprint or same_lineage):
+        for child in work.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+        old = {}
+    write_json_atomic(stamp, {"fingerprint": fingerprint, **({"lineage": lineage} if lineage else {})})
+    return old
+
+
+def mark_diverged(work: Path, step: int) -> None:
+    """Record in ``work``'s stamp that its run diverged at ``step``: a rerun of the same lineage (another
+    learning rate) may resume from a checkpoint before it."""
+    stamp = work / RESUME_STAMP
+    if stamp.is_file():
+        write_json_atomic(stamp, {**json.loads(stamp.read_text()), "diverged_at": step})
 
 
 def code_version() -> str:

@@ -25,6 +25,8 @@ import platform
 import time
 from pathlib import Path
 
+from r1pipe.disk import cache_dir, write_json_atomic
+
 # The flags with which the CPU multiplies bf16 in hardware (Linux's /proc/cpuinfo names).
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
@@ -129,7 +131,7 @@ def gemm_rates(cache: Path | None = None) -> dict:
         return {"threads": threads, **info}
     cuda = info["kind"] == "cuda"
     key = f"{info['model']}|torch {torch.__version__}|" + ("cuda" if cuda else f"{threads} threads")
-    path = cache or Path(os.environ.get("R1PIPE_CACHE", Path.home() / ".cache" / "r1pipe")) / "gemm.json"
+    path = cache or cache_dir() / "gemm.json"
     try:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -142,10 +144,7 @@ def gemm_rates(cache: Path | None = None) -> dict:
             bf16 = measure_gemm("bfloat16", n=2048 if info["bf16"] else 256, seconds=0.3)
             known[key] = {"float32": round(measure_gemm("float32"), 1), "bfloat16": round(bf16, 1)}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps(known, indent=2, sort_keys=True))
-            os.replace(tmp, path)
+            write_json_atomic(path, known)
         except OSError:
             pass  # a read-only home: measured again next time
     return {**info, "threads": threads, "gflops": known[key]}

@@ -7,6 +7,7 @@ sibling of its output, ``data/.sft.work``, ``metrics/eval/.A.json.work``) and, o
 instead of generating it again:
 
     work/r1pipe-resume.json           what the batches are valid for: the stage's settings, model, data, code
+                                      (``artifacts.claim_work``, the stamp the trainers' checkpoints use too)
     work/<call>/00003.json.gz         batch 3 of one generate call (a benchmark, the judge's verdicts, ...)
 
 ``<call>`` is a hash of everything that call's batches depend on besides the stamp (the prompt texts, the
@@ -25,19 +26,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import shutil
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 from r1pipe import distributed
+from r1pipe.artifacts import claim_work
 from r1pipe.config.sampling import Sampling
 from r1pipe.data.completion import Completion
+from r1pipe.disk import write_atomic
 from r1pipe.progress import console
 
-STAMP = "r1pipe-resume.json"
 Groups = list[list[Completion]]
 
 
@@ -53,12 +53,7 @@ class Journal:
         self.resumed = self.generated = 0
         if distributed.is_main():
             self.dir.mkdir(parents=True, exist_ok=True)
-            stamp = self.dir / STAMP
-            old = json.loads(stamp.read_text()) if stamp.is_file() else {}
-            if old.get("fingerprint") != fingerprint:
-                for child in self.dir.iterdir():
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
-                _write(stamp, json.dumps({"fingerprint": fingerprint}).encode())
+            claim_work(self.dir, fingerprint)
         distributed.barrier()  # no process reads a batch before the stale ones are gone
 
     def batches(self, sizes: list[int], n: int, generate: Callable[[int], Groups], call: dict, label: str,
@@ -81,8 +76,8 @@ class Journal:
             resumed = groups is not None
             if not resumed:
                 groups = generate(b)
-                _write(part / _name(b), gzip.compress(json.dumps([[asdict(c) for c in g] for g in groups]).encode(),
-                                                      compresslevel=1, mtime=0))
+                rows = json.dumps([[asdict(c) for c in g] for g in groups]).encode()
+                write_atomic(part / _name(b), gzip.compress(rows, compresslevel=1, mtime=0))
             mine[b] = (resumed, groups)
             advance(b)
         merged = distributed.merge(mine, count)
@@ -140,10 +135,3 @@ def read_batch(path: Path, prompts: int, n: int) -> Groups | None:
 
 def _name(b: int) -> str:
     return f"{b:05d}.json.gz"
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Whole or not at all: a kill leaves a temporary sibling, never half a batch under the real name."""
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -34,6 +34,7 @@ from huggingface_hub import try_to_load_from_cache
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from r1pipe import R1pipeError
+from r1pipe.disk import cache_dir
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,6 @@ KNOWN = {
         eos="<|im_end|>",
     ),
 }
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("R1PIPE_CACHE", Path.home() / ".cache" / "r1pipe"))
 
 
 def local_copy(name: str) -> Path | None:

@@ -16,18 +16,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from transformers import set_seed
+
 from r1pipe import distributed
 from r1pipe.answers import extract_answer
-from r1pipe.artifacts import fingerprint, stage_output, work_dir, write_json_atomic
+from r1pipe.artifacts import fingerprint, stage_output, work_dir
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
 from r1pipe.data.templates import apply_template, mark_prefilled
+from r1pipe.disk import write_json_atomic
 from r1pipe.engines import Sampling, open_engine
 from r1pipe.engines.journal import Journal
 from r1pipe.metrics import eval_metrics
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.sandbox import require as require_sandbox
-from r1pipe.seed import seed_everything
 from r1pipe.work import work_log
 
 
@@ -66,7 +68,7 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
 def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None = None, engine=None) -> dict:
     name = name or Path(out).stem
     with work_dir(out) as work, stage_output(f"eval {name}", out, code=__name__, manifest=False) as run:
-        seed_everything(cfg.seed)
+        set_seed(cfg.seed)
         suites = []  # (benchmark, its rows), all read before the model loads
         for bench in cfg.benchmarks:
             b = benchmarks.resolve(bench, cfg.data_dir)

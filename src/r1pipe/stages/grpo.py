@@ -18,8 +18,8 @@ from r1pipe.config.grpo import GRPOSection
 from r1pipe.data.mixture import rl_prompts
 from r1pipe.models import require_model_dir
 from r1pipe.rewards.sandbox import require as require_sandbox
-from r1pipe.training.common import training_stage
 from r1pipe.training.grpo import train_grpo
+from r1pipe.training.stage import training_stage
 
 
 def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path, live: Path | None = None) -> None:
@@ -27,11 +27,8 @@ def run(cfg: GRPOSection, section: str, model: Path, data: Path, out: Path, live
     prompts = rl_prompts(data, cfg)
     unsafe = require_sandbox(prompts["task"], cfg.sandbox, section)
     inputs = {"model": model, "data": data, **cfg.local_files()}
-    with training_stage(section, cfg, out, code=__name__, inputs=inputs, parent=str(model),
-                        train=lambda out_dir, work: train_grpo(model, prompts, cfg, out_dir, work, label=section,
-                                                               live_dir=live)) as run:
-        run.extra["prompts"] = len(prompts)
-        if unsafe:
-            run.extra["sandbox"] = run.numbers["sandbox"] = unsafe
-        if live:
-            run.wrote["curves"] = live
+    training_stage(section, cfg, out, code=__name__, model=model, inputs=inputs, parent=str(model),
+                   train=lambda out_dir, work, resume: train_grpo(model, prompts, cfg, out_dir, work, section, resume,
+                                                                  live_dir=live),
+                   extra={"prompts": len(prompts), **({"sandbox": unsafe} if unsafe else {})},
+                   wrote={"curves": live} if live else None)

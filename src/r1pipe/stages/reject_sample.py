@@ -19,9 +19,10 @@ import random
 from pathlib import Path
 
 from datasets import Dataset
+from transformers import set_seed
 
 from r1pipe import R1pipeError, distributed
-from r1pipe.artifacts import fingerprint, stage_output, work_dir, write_json_atomic
+from r1pipe.artifacts import fingerprint, stage_output, work_dir
 from r1pipe.config.sampling import RejectSampleSection
 from r1pipe.data.files import read_rows
 from r1pipe.data.filters import check_filters
@@ -29,11 +30,11 @@ from r1pipe.data.io import load_prompts
 from r1pipe.data.judge import RUBRIC, judge_scores
 from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template, mark_prefilled
+from r1pipe.disk import write_json_atomic
 from r1pipe.engines import Sampling, make_engine, open_engine
 from r1pipe.engines.journal import Journal
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.sandbox import require as require_sandbox
-from r1pipe.seed import seed_everything
 from r1pipe.work import work_log
 
 
@@ -57,7 +58,7 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
     inputs = {"data": data, **({"model": model} if model else {}), **cfg.local_files()}
     with work_dir(out) as work, stage_output("reject-sample", out, code=__name__, params=cfg.resolved(),
                                              inputs=inputs, parent=str(model) if model else None) as run:
-        seed_everything(cfg.seed)
+        set_seed(cfg.seed)
         rows = load_prompts(data, "train", cfg.max_prompts)
         unsafe = require_sandbox([r.get("task", "math") for r in rows], cfg.sandbox, "reject_sample")
         if unsafe:

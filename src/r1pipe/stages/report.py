@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from r1pipe import R1pipeError, hardware
-from r1pipe.artifacts import read_manifest, run_log_path, stage_output, write_json_atomic
+from r1pipe.artifacts import read_manifest, run_log_path, stage_output
 from r1pipe.config.report import ROLES, ReportSection
+from r1pipe.disk import write_json_atomic
 from r1pipe.metrics import mean_se
 from r1pipe.progress import console
 

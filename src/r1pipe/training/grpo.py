@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from transformers import TrainerCallback
+from transformers import TrainerCallback, set_seed
 from trl import GRPOConfig, GRPOTrainer
 
 from r1pipe import R1pipeError, distributed
@@ -27,24 +27,12 @@ from r1pipe.config.grpo import GRPOSection
 from r1pipe.data.templates import chat_template_opens_think, opens_think
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
-from r1pipe.seed import seed_everything
-from r1pipe.training.common import (
-    RichProgressCallback,
-    checkpoint_args,
-    collapsed_run,
-    dead_run,
-    guards,
-    lora_config,
-    quiet,
-    resume_point,
-    save_log_history,
-    save_trained,
-    timed_train,
-    trainable,
-    trl_args,
-)
+from r1pipe.training.args import checkpoint_args, trl_args
+from r1pipe.training.callbacks import RichProgressCallback, collapsed_run, dead_run, guards, quiet
 from r1pipe.training.dynamic_sampling import DynamicSampling
+from r1pipe.training.model import lora_config, save_trained, trainable
 from r1pipe.training.sampling import PolicySampling
+from r1pipe.training.stage import save_log_history, timed_train
 
 # TRL's log key -> the curve's name in dvclive.
 CURVES = {
@@ -199,9 +187,11 @@ def build_trainer(model_dir: Path, prompts: Dataset, cfg: GRPOSection, work_dir:
 
 
 def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
-               live_dir: Path | None = None) -> dict:
-    seed_everything(cfg.seed)
-    resume, resume_step = resume_point(work_dir, cfg, model_dir, prompts._fingerprint)
+               resume: tuple[str | None, int] = (None, 0), live_dir: Path | None = None) -> dict:
+    """Train ``model_dir`` with GRPO on ``prompts`` (from the checkpoint ``resume`` names); save to ``out_dir``.
+    Returns the run's numbers for ``training_stage``."""
+    set_seed(cfg.seed)
+    resume, resume_step = resume
     trainer = build_trainer(model_dir, prompts, cfg, work_dir, label, resume_step, live_dir)
     recorder = trainer.recorder
     quiet(trainer)

@@ -24,7 +24,7 @@ from contextlib import contextmanager, nullcontext
 import torch
 
 from r1pipe import prompt_cache
-from r1pipe.training.common import count_work
+from r1pipe.training.stage import count_work
 
 
 class PolicySampling:

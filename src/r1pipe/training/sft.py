@@ -10,29 +10,15 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from transformers import Trainer
+from transformers import Trainer, set_seed
 from trl import SFTTrainer
 
-from r1pipe.artifacts import content_hash
 from r1pipe.config.sft import TrainSection
 from r1pipe.models import load_model, load_tokenizer, require_model_dir
-from r1pipe.seed import seed_everything
-from r1pipe.training.common import (
-    RichProgressCallback,
-    checkpoint_args,
-    count_work,
-    dead_run,
-    guards,
-    lora_config,
-    quiet,
-    resume_point,
-    save_log_history,
-    save_trained,
-    timed_train,
-    trainable,
-    training_stage,
-    trl_args,
-)
+from r1pipe.training.args import checkpoint_args, trl_args
+from r1pipe.training.callbacks import RichProgressCallback, dead_run, guards, quiet
+from r1pipe.training.model import lora_config, save_trained, trainable
+from r1pipe.training.stage import count_work, save_log_history, timed_train, training_stage
 
 
 class CPUSFTTrainer(SFTTrainer):
@@ -63,15 +49,12 @@ def build_trainer(model_dir: Path, rows: Dataset, cfg: TrainSection, work_dir: P
                          peft_config=lora_config(cfg.lora, model))
 
 
-def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path,
-              label: str, data_key: str) -> dict:
-    """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``); save to ``out_dir``.
-
-    ``data_key`` identifies the rows (the hash of the dataset they came from): a checkpoint in
-    ``work_dir`` left by a killed run of the same training is resumed from.
-    """
-    seed_everything(cfg.seed)
-    resume, resume_step = resume_point(work_dir, cfg, model_dir, data_key)
+def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path, label: str,
+              resume: tuple[str | None, int] = (None, 0)) -> dict:
+    """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``), from the checkpoint ``resume``
+    names; save to ``out_dir``. Returns the run's numbers for ``training_stage``."""
+    set_seed(cfg.seed)
+    resume, resume_step = resume
     trainer = build_trainer(model_dir, rows, cfg, work_dir, label)
     quiet(trainer)
     count_work(trainer)
@@ -99,7 +82,5 @@ def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, dat
     model_dir, out = Path(model_dir), Path(out)
     require_model_dir(model_dir)
     inputs = {"data": data} if parent else {"model": model_dir, "data": data}
-    with training_stage(stage, cfg, out, code=code, inputs=inputs, parent=parent or str(model_dir),
-                        train=lambda out_dir, work: train_sft(model_dir, rows, cfg, out_dir, work, label=stage,
-                                                              data_key=content_hash(data))):
-        pass  # SFT's lineage is the skeleton's: nothing of its own to add
+    training_stage(stage, cfg, out, code=code, model=model_dir, inputs=inputs, parent=parent or str(model_dir),
+                   train=lambda out_dir, work, resume: train_sft(model_dir, rows, cfg, out_dir, work, stage, resume))

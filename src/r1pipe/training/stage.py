@@ -1,0 +1,86 @@
+"""The skeleton every training stage runs (coldstart, sft, distill, grpo), and the steps of its training.
+
+``training_stage`` gives the stage an atomic output with its manifest, a work directory for checkpoints and
+the point to resume from; the stage's ``train`` builds a trainer (``training/sft.py``, ``training/grpo.py``)
+and calls ``timed_train`` and ``save_log_history`` on it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from r1pipe import artifacts, distributed
+from r1pipe.artifacts import stage_output
+from r1pipe.training.callbacks import Diverged, DivergenceGuard
+from r1pipe.training.model import base_model
+from r1pipe.training.resume import diverged, resume_point
+from r1pipe.work import ForwardCounter, Work, work_log
+
+
+def training_stage(stage: str, cfg, out: Path, *, code: str, model: Path, inputs: dict, parent: str,
+                   train: Callable[[Path, Path, tuple[str | None, int]], dict], extra: dict | None = None,
+                   wrote: dict | None = None) -> None:
+    """Run ``train(out_dir, work_dir, resume)`` as stage ``stage``: an atomic output with its manifest
+    (``cfg.resolved()``: every setting it ran with; ``inputs``; ``extra``, the stage's own lineage, also shown
+    in the summary), a work
+    directory for checkpoints, and ``resume`` (the checkpoint and step to resume from: ``training/resume.py``).
+    ``train``'s numbers go to the manifest, except what varies between runs (the step it resumed from, a
+    warning, the compute), which goes to the run log; all of them to the summary."""
+    with stage_output(stage, out, code=code, params=cfg.resolved(), inputs=inputs, parent=parent) as run, \
+            artifacts.work_dir(out, keep=(Diverged,)) as work:
+        resume = resume_point(work, cfg, {"model": model, **inputs}, code)
+        try:
+            numbers = train(run.dir, work, resume)
+        except Diverged as e:
+            raise diverged(work, e) from None
+        run.log["resumed_from_step"] = numbers.pop("resumed_from_step")
+        run.log["work"] = numbers.pop("work")
+        warning = run.log["warning"] = numbers.pop("warning")
+        run.extra.update(metrics=numbers, **(extra or {}))
+        run.numbers.update(numbers, **(extra or {}), resumed_from_step=run.log["resumed_from_step"],
+                           **({"warning": warning} if warning else {}))
+        run.wrote.update(wrote or {})
+
+
+def count_work(trainer) -> Work:
+    """A ``Work`` (``trainer.work``) that every forward and backward of the trainer's policy and reference model
+    adds to (``trainer.counters``)."""
+    trainer.work = Work()
+    trainer.counters = [ForwardCounter(base_model(trainer.model), trainer.work)]
+    if getattr(trainer, "ref_model", None) is not None:
+        trainer.counters.append(ForwardCounter(trainer.ref_model, trainer.work))
+    return trainer.work
+
+
+def timed_train(trainer, resume: str | None) -> dict:
+    """``trainer.train``, timed; the run log's ``work`` for it (a collective: every process calls it).
+
+    Sampling from a policy whose weights are finite but whose logits overflow (torch's "probability tensor
+    contains either inf, nan or element < 0") is reported as the divergence it is."""
+    started = time.perf_counter()
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    except RuntimeError as e:
+        guard = next((c for c in trainer.callback_handler.callbacks if isinstance(c, DivergenceGuard)), None)
+        if guard is None or "probability tensor contains" not in str(e):
+            raise
+        guard._stop(trainer.state.global_step + 1, "the policy's next-token probabilities are not finite")
+    trainer.work.seconds = time.perf_counter() - started  # generation's seconds are part of it
+    return work_log(trainer.work, "bfloat16" if trainer.args.bf16 else "float32")
+
+
+# Logged numbers that differ between two runs of the same training: timings measure the machine, and
+# the closing train_loss averages only the steps since a resume.
+VARYING = ("_runtime", "_per_second", "_time", "train_loss")
+
+
+def save_log_history(trainer, out_dir: Path) -> list[dict]:
+    """The trainer's logged metrics, next to the model, for `report`; what varies left out, so that the
+    same training writes the same bytes, resumed or not."""
+    history = [{k: v for k, v in h.items() if not k.endswith(VARYING)} for h in trainer.state.log_history]
+    if distributed.is_main():
+        (Path(out_dir) / "train_log.json").write_text(json.dumps(history, indent=1, sort_keys=True) + "\n")
+    return history
