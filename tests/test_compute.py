@@ -19,7 +19,7 @@ from r1pipe.models import load_model, load_tokenizer
 from r1pipe.models.tiny import build
 from r1pipe.training.grpo import CPUGRPOTrainer
 from r1pipe.training.model import trainable
-from r1pipe.work import Weights
+from r1pipe.work import ParamCounts
 
 PROMPTS = [{"prompt": [{"role": "user", "content": f"Ava has {i} apples, then gets {i % 3 + 1} more. How many?"}]}
            for i in range(8)]
@@ -52,10 +52,10 @@ def test_weights_count_the_backward_through_the_top_layers_by_hand(tmp_path):
     model.save_pretrained(tmp_path)
     layer, head, layers = by_hand(tmp_path)
     n = layers * layer + head
-    assert Weights.of(model) == Weights(n, n, n)  # everything trains: 6N per position
-    top = Weights.of(trainable(model, 1))
+    assert ParamCounts.of(model) == ParamCounts(n, n, n)  # everything trains: 6N per position
+    top = ParamCounts.of(trainable(model, 1))
     # Gradients pass through the head and the top layer; only that layer's weights get their own.
-    assert top == Weights(n, head + layer, layer)
+    assert top == ParamCounts(n, head + layer, layer)
     assert top.trained_flops(10) == 2 * (n + head + layer + layer) * 10
 
 

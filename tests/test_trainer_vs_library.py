@@ -11,6 +11,7 @@ from datasets import Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from trl import GRPOConfig, GRPOTrainer
 
+from conftest import REPO
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.config.models import TinyModel
 from r1pipe.config.trl import common_defaults
@@ -18,7 +19,7 @@ from r1pipe.models import load_model, load_tokenizer
 from r1pipe.models.tiny import build
 from r1pipe.training.grpo import CPUGRPOTrainer, grpo_args
 from r1pipe.training.model import trainable
-from r1pipe.work import Weights, matmul_params
+from r1pipe.work import ParamCounts, matmul_params
 
 # A shared system prompt (the head every prompt starts with) and questions of different lengths.
 SYSTEM = {"role": "system", "content": "Think step by step, then answer."}
@@ -145,15 +146,15 @@ def test_the_flop_count_is_torchs_own_count_of_the_matmuls(tmp_path, train_layer
     counts of the matmuls the model ran (attention's own products, left out by both, are not matmuls of
     weights). And the N the vLLM engine reads from the files is the N of the loaded model."""
     model, _ = tiny(tmp_path)
-    assert matmul_params(tmp_path / "model") == Weights.of(model).n
+    assert matmul_params(tmp_path / "model") == ParamCounts.of(model).n
     ids = torch.randint(0, 300, (3, 17), generator=torch.Generator().manual_seed(0))
     with torch.no_grad(), FlopCounterMode(display=False) as forward:
         model(input_ids=ids)
-    assert forward.get_total_flops() == 2 * Weights.of(model).n * ids.numel()
+    assert forward.get_total_flops() == 2 * ParamCounts.of(model).n * ids.numel()
     model = trainable(model, train_layers)
     with FlopCounterMode(display=False) as trained:
         model(input_ids=ids).logits.float().sum().backward()
-    assert trained.get_total_flops() == Weights.of(model).trained_flops(ids.numel())
+    assert trained.get_total_flops() == ParamCounts.of(model).trained_flops(ids.numel())
     if train_layers:  # the backward stops at the lowest trainable layer
         assert trained.get_total_flops() < 3 * forward.get_total_flops()
 
@@ -213,3 +214,61 @@ def test_each_loss_type_from_params_is_the_loss_trls_trainer_computes(fixed_batc
     # Normalised per sequence, per token of the batch, by a constant; clipped two ways: different numbers.
     assert len({round(value, 6) for value in losses.values()}) >= 5, losses
     assert len({round(losses[t], 6) for t in ("grpo", "dapo", "dr_grpo", "cispo")}) == 4, losses
+
+
+def test_dynamic_sampling_leaves_trls_batch_as_it_is_where_every_group_is_informative(tmp_path):
+    """``DynamicSampling._generate_and_score_completions`` against TRL's own, on the same seed: where every
+    group's rewards differ there is nothing to drop or refill, and the batch is TRL's, key for key."""
+    model, tok = tiny(tmp_path)
+    trainer = CPUGRPOTrainer(model=model, reward_funcs=[length_reward], args=config(tmp_path, max_steps=1),
+                             train_dataset=Dataset.from_list(PROMPTS), processing_class=tok)
+    trainer.dynamic_sampling_rounds = 2
+    trainer.model.train()
+    torch.manual_seed(0)
+    ours = trainer._generate_and_score_completions(PROMPTS)
+    torch.manual_seed(0)
+    theirs = GRPOTrainer._generate_and_score_completions(trainer, PROMPTS)
+    assert ours["advantages"].abs().min() > 0
+    assert set(ours) == set(theirs)
+    for key, value in theirs.items():
+        if torch.is_tensor(value):
+            assert torch.equal(ours[key], value), key
+        else:
+            assert ours[key] == value, key
+
+
+def overrides() -> dict[str, tuple[type, type]]:
+    """Every method r1pipe's trainers define that TRL's or transformers' trainer also has: ``Class.method`` ->
+    (r1pipe's class, the library class it overrides)."""
+    from trl import SFTTrainer
+
+    from r1pipe.training.grpo import R1GRPOTrainer
+    from r1pipe.training.sft import CPUSFTTrainer
+
+    found = {}
+    for ours, library in [(CPUGRPOTrainer, GRPOTrainer), (R1GRPOTrainer, GRPOTrainer), (CPUSFTTrainer, SFTTrainer)]:
+        for cls in ours.__mro__:
+            if cls.__module__.startswith("r1pipe"):
+                for name in vars(cls):
+                    if callable(getattr(library, name, None)) and name != "__init__":
+                        found[f"{cls.__name__}.{name}"] = (cls, library)
+    return found
+
+
+def test_each_override_of_a_library_method_is_listed_and_keeps_the_librarys_signature():
+    """An upgrade of TRL that renames a method r1pipe overrides, or changes its parameters, fails here; and
+    docs/layout.md lists every override with the test that holds it to the library's own path."""
+    import inspect
+
+    layout = (REPO / "docs/layout.md").read_text()
+    found = overrides()
+    assert {"PolicySampling._generate_single_turn", "DynamicSampling._generate_and_score_completions",
+            "CPUGRPOTrainer._get_per_token_logps_and_entropies", "CPUSFTTrainer.compute_loss"} <= set(found)
+    for name, (cls, library) in found.items():
+        method = name.split(".")[1]
+        assert f"`{name}`" in layout, f"{name} is not listed in docs/layout.md"
+        theirs = list(inspect.signature(getattr(library, method)).parameters)
+        params = inspect.signature(vars(cls)[method]).parameters.values()
+        named = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        rest = any(p.kind is p.VAR_KEYWORD for p in params)  # the library's further parameters, passed through
+        assert named == (theirs[: len(named)] if rest else theirs), f"{name}: {named} against the library's {theirs}"

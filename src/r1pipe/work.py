@@ -21,6 +21,7 @@ This module imports only ``distributed`` and ``hardware``: engines, trainers and
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,35 +29,26 @@ from r1pipe import distributed
 
 
 def matmul_params(model_dir: Path | str) -> int:
-    """``N`` of a saved model, read from its safetensors headers (for engines that never hold the torch model)."""
-    from safetensors import safe_open
+    """``N`` of a saved model (``ParamCounts.n``), for engines that never hold the torch model (vLLM): the model
+    built from its config on torch's meta device, which allocates no weights, and counted as training counts it."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
 
-    total, head, embedding = 0, 0, 0
-    for file in sorted(Path(model_dir).glob("*.safetensors")):
-        with safe_open(str(file), "pt") as f:
-            for name in f.keys():
-                shape = f.get_slice(name).get_shape()
-                if len(shape) != 2:
-                    continue
-                if "embed_tokens" in name:
-                    embedding = shape[0] * shape[1]
-                elif name.endswith("lm_head.weight"):
-                    head = shape[0] * shape[1]
-                else:
-                    total += shape[0] * shape[1]
-    return total + (head or embedding)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(model_dir)))
+    return ParamCounts.of(model.requires_grad_(False)).n
 
 
 @dataclass(frozen=True)
-class Weights:
-    """A model's weights as the FLOP count sees them (module docstring): ``n``, ``act`` and ``grad``."""
+class ParamCounts:
+    """How many of a model's weights each FLOP term counts (module docstring): ``n``, ``act`` and ``grad``."""
 
     n: int
     act: int = 0
     grad: int = 0
 
     @classmethod
-    def of(cls, model) -> Weights:
+    def of(cls, model) -> ParamCounts:
         """From a torch model as it trains now: which weights are trainable decides ``act`` and ``grad``."""
         embedding = model.get_input_embeddings().weight
         head = getattr(model.get_output_embeddings(), "weight", None)
@@ -111,7 +103,7 @@ class Work:
         self.seconds += seconds
         self.generating += seconds
 
-    def forward(self, positions: int, weights: Weights, trained: bool) -> None:
+    def forward(self, positions: int, weights: ParamCounts, trained: bool) -> None:
         if trained:
             self.trained += positions
             self.flops += weights.trained_flops(positions)
@@ -127,16 +119,25 @@ class Work:
 
 class ForwardCounter:
     """Adds every forward of ``model`` to ``work``: trained where gradients are on and the model trains, scored
-    otherwise. Forwards while ``paused`` (generation, which its caller counts) are left out. ``Weights`` are read
+    otherwise. Forwards while ``paused`` (generation, which its caller counts) are left out. ``ParamCounts`` are read
     at the first forward, once the trainer has wrapped the model (LoRA adapters in place)."""
 
     def __init__(self, model, work: Work):
         self.model, self.work, self.paused, self.weights = model, work, False, None
         self.handle = model.register_forward_pre_hook(self._count, with_kwargs=True)
 
-    def cost(self) -> Weights:
-        """The model's ``Weights``, read once."""
-        self.weights = self.weights or Weights.of(self.model)
+    @contextmanager
+    def detached(self):
+        """The model without this counter's hook, for the duration: a copy made of it then does not count."""
+        self.handle.remove()
+        try:
+            yield
+        finally:
+            self.handle = self.model.register_forward_pre_hook(self._count, with_kwargs=True)
+
+    def cost(self) -> ParamCounts:
+        """The model's ``ParamCounts``, read once."""
+        self.weights = self.weights or ParamCounts.of(self.model)
         return self.weights
 
     def _count(self, module, args, kwargs):

@@ -1,15 +1,15 @@
 """Typed params: one pydantic model per params.yaml section, and the loader.
 
-Every section is strict (``extra="forbid"``) and has a ``seed``. Read through
+Every section has a ``seed`` and refuses unknown keys: r1pipe's own sections by pydantic (``extra="forbid"``),
+the training sections by checking each extra key against TRL's config class (``config/trl.py``). Read through
 :func:`load_section` or :func:`validate` (every command, ``r1pipe check``), a typo, a wrong
 type or an out-of-range value raises :class:`r1pipe.R1pipeError` with a message
 that names the file and the key, e.g. ``params.yaml: coldstart.lr: unknown key``.
 
-This package is the bottom of r1pipe's import graph: it imports nothing of
-r1pipe but :class:`R1pipeError`. Each section type lives in its own module
-(``config.grpo``, ``config.sft``, ...), so a stage loads, and DVC makes it
-depend on, only the section types it uses: changing a GRPO default reruns the
-GRPO stages and nothing else. The registries (rewards, filters, benchmarks)
+This package sits at the bottom of r1pipe's import graph: it imports nothing of r1pipe but
+:class:`R1pipeError` and, for the training sections' ``bf16: auto``, ``hardware`` (a leaf). Each section
+type lives in its own module (``config.grpo``, ``config.sft``, ...), so a stage loads, and DVC makes it
+depend on, only the section types it uses: changing a GRPO default reruns the GRPO stages and nothing else. The registries (rewards, filters, benchmarks)
 validate their own part of a section; :func:`load_section` takes them as
 ``checks``.
 

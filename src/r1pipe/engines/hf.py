@@ -13,7 +13,7 @@ from r1pipe.engines.base import Completion, Sampling, format_prompts, generation
 from r1pipe.engines.journal import Journal, batch_sizes, call_key, run_batches
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.progress import progress
-from r1pipe.work import Weights, Work
+from r1pipe.work import ParamCounts, Work
 
 
 class HFEngine:
@@ -27,7 +27,7 @@ class HFEngine:
         self.tok.padding_side = "left"
         self.think_prefilled = chat_template_opens_think(self.tok)
         self.batch_size = batch_size
-        self.params, self.work = Weights.of(self.model).n, Work()
+        self.params, self.work = ParamCounts.of(self.model).n, Work()
 
     @torch.no_grad()
     def generate(self, prompts: list[list[dict] | str], n: int, sampling: Sampling, seed: int,

@@ -98,7 +98,7 @@ def parse_gold(gold: str):
     return parse(_wrapped(gold)) or parse(gold)
 
 
-def judge(gold: str, graded: str | None, answer: str | None) -> tuple[float | str, str]:
+def verdict(gold: str, graded: str | None, answer: str | None) -> tuple[float | str, str]:
     """(1.0 / 0.0, or UNPARSEABLE for a gold answer that cannot be parsed; the rule that decided).
 
     ``graded`` is the text math-verify reads (rule 1), ``answer`` the final answer in it. Runs in a pool
@@ -126,7 +126,7 @@ def judge(gold: str, graded: str | None, answer: str | None) -> tuple[float | st
 
 
 def verify(gold: str, graded: str | None, answer: str | None):
-    return judge(gold, graded, answer)[0]
+    return verdict(gold, graded, answer)[0]
 
 
 def graded_text(text: str) -> tuple[str | None, str | None]:
@@ -151,7 +151,7 @@ def grade_one(gold: str, text: str) -> tuple[float | str | None, str]:
     graded, answer = graded_text(text)
     if fast(gold, answer) is not None:
         return 1.0, "exact numbers"
-    return judge(gold, graded, answer)
+    return verdict(gold, graded, answer)
 
 
 def grade_math(texts: list[str], golds: list[str], timeout: float = GRADING_TIMEOUT,

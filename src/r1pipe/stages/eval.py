@@ -88,12 +88,12 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
             if graded:
                 results[b.name], examples[b.name], problems[b.name] = graded
         dtype = getattr(engine, "dtype", None)
-        work = work_log(getattr(engine, "work", None), dtype)  # every process's part, summed
+        compute = work_log(getattr(engine, "work", None), dtype)  # every process's part, summed
         if not distributed.is_main():
             return results
         run.log["batches"] = journal.counts()
-        if work:
-            run.log["work"] = work
+        if compute:
+            run.log["work"] = compute
         if dtype:  # beside the benchmarks' blocks: the weights the scores were generated with
             results["dtype"] = dtype
         if unsafe:  # beside the benchmarks' blocks, so that the report and `dvc metrics show` say so

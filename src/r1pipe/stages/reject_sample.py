@@ -75,12 +75,12 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
             verdicts = judge_scores(judge_engine, rows, groups, cfg.judge.rubric or RUBRIC, cfg.judge.tasks,
                                     cfg.judge.max_new_tokens, cfg.seed, journal)
         dtype = getattr(engine, "dtype", None)
-        work = work_log(getattr(engine, "work", None), dtype)  # every process's part (the judge's is its own)
+        compute = work_log(getattr(engine, "work", None), dtype)  # every process's part (the judge's is its own)
         if not distributed.is_main():  # the main process grades, filters and writes
             return {}
         run.log["batches"] = journal.counts()
-        if work:
-            run.log["work"] = work
+        if compute:
+            run.log["work"] = compute
         if dtype:
             run.extra["dtype"] = dtype
         rows = mark_prefilled(rows, cfg.template, engine.think_prefilled)

@@ -13,7 +13,7 @@ benchmark. ``--metrics`` gets the same table as numbers (each model's pass@1, ea
 claim's Δ): the file ``dvc metrics show`` and ``dvc exp show`` display.
 
 It runs in three steps: ``read_evals`` (the eval metrics and each problem's scores),
-``judge`` (the claims, their compute, the warnings) and ``render`` (the markdown).
+``assess`` (the claims, their compute, the warnings) and ``render`` (the markdown).
 """
 
 from __future__ import annotations
@@ -387,7 +387,7 @@ class Findings:
     unsafe: list[str]
 
 
-def judge(evals: Evals, models: list[str], logs: dict[str, list[dict]], models_dir: Path | None) -> Findings:
+def assess(evals: Evals, models: list[str], logs: dict[str, list[dict]], models_dir: Path | None) -> Findings:
     bench = next(b for b, m in next(iter(evals.metrics.values())).items() if isinstance(m, dict))
     warned = warnings(models_dir, models, evals.seeds)
     collapsed = {name for name, (_, warning) in warned.items() if warning.startswith("collapsed run")}
@@ -465,7 +465,7 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     matplotlib.use("Agg")
     evals = read_evals(cfg.models, metrics_dir, seeds_dir)
     logs = _rl_logs(models_dir)
-    found = judge(evals, cfg.models, logs, models_dir)
+    found = assess(evals, cfg.models, logs, models_dir)
     with stage_output("report", out, code=__name__, params=cfg.resolved()) as run:
         stages = compute(models_dir, metrics_dir, cfg.models)
         run.log["compute"] = {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"],

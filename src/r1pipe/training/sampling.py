@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 
 import torch
 
@@ -79,9 +79,10 @@ class PolicySampling:
         if not self.args.bf16:
             return model
         if self._copy is None:
-            self._copy = copy.deepcopy(model).to(torch.bfloat16).eval()
-            for module in self._copy.modules():  # the policy's counting hooks came along
-                module._forward_pre_hooks.clear()
+            with ExitStack() as detached:  # the copy's forwards are generation's, counted by its caller
+                for counter in self.counters:
+                    detached.enter_context(counter.detached())
+                self._copy = copy.deepcopy(model).to(torch.bfloat16).eval()
         if self._copy_step != self.state.global_step:
             weights = dict(model.named_parameters())
             with torch.no_grad():
