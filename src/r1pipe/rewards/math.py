@@ -40,11 +40,11 @@ MAX_ANSWER_CHARS = 1000
 UNPARSEABLE = "unparseable"
 
 _DELIMITED = re.compile(r"\$|\\\[|\\\(|\\boxed")
-# A currency sign: an escaped dollar, a dollar before a number that is no math delimiter (the only one in
-# the answer), or another currency's symbol.
 # Digits with a comma that is no thousands separator (``1,22``, ``1000,99``): a pair inside ``$...$``, or a
 # number with a decimal comma, as math-verify's expression reader takes it bare. Both readings are tried.
 _DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
+# A currency sign: an escaped dollar, a dollar before a number that is no math delimiter (the only one in
+# the answer), or another currency's symbol.
 _CURRENCY = re.compile(r"\\\$|^\$(?=\s*-?\d)(?!.*\$)|[€£¥₹]|\\(?:euro|pounds)\b")
 _AND = re.compile(r"\s*,?\s*\band\b\s*")
 
