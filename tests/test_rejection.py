@@ -128,3 +128,34 @@ def test_judge_decides_general_prompts_and_non_reasoning_data_is_mixed_in(tmp_pa
     assert stats["non_reasoning"] == 2 and sum(r["source"] == "non_reasoning" for r in sft) == 2
     math_row = next(r for r in sft if r["prompt_id"] == "r/0")
     assert math_row["reward_combined"] == 1.5 and math_row["reward_accuracy"] == 1.0  # 1.0 x 1 + 0.5 x 1
+
+
+def test_the_judge_is_the_model_its_params_name(chain, tmp_path):
+    """No scripted judge: ``judge.model`` is the chain's model A, built by the stage into a real engine. The
+    stage keeps the general samples whose verdict that model gives as [[PASS]], the verdicts the same model
+    gives when asked directly."""
+    from datasets import Dataset, DatasetDict
+
+    from r1pipe.config.sampling import RejectSampleSection, Sampling
+    from r1pipe.data.judge import RUBRIC, judge_scores
+    from r1pipe.data.templates import apply_template
+    from r1pipe.engines import make_engine
+    from r1pipe.stages import reject_sample as stage
+
+    rows = [{"prompt": [{"role": "user", "content": q}], "answer": a, "task": t, "id": f"r/{i}", "source": "s"}
+            for i, (q, a, t) in enumerate([("2+3?", "5", "math"), ("Greet me.", "", "general"),
+                                           ("Name a colour.", "", "general")])]
+    DatasetDict({"train": Dataset.from_list(rows)}).save_to_disk(str(tmp_path / "prompts"))
+    policy = Canned(lambda p, j: "<think>ok</think><answer>5</answer>" if "2+3" in p[-1]["content"]
+                    else f"<think>ok</think><answer>reply {j}</answer>")
+    cfg = RejectSampleSection(n=2, k=2, judge={"model": str(chain / "models/A"), "max_new_tokens": 8},
+                              filters=["accuracy"])
+    stats = stage.run(cfg, model=None, data=tmp_path / "prompts", out=tmp_path / "sft",
+                      metrics=tmp_path / "m.json", engine=policy)
+    groups = policy.generate([apply_template(r["prompt"], cfg.template) for r in rows], 2, Sampling(0.7), 0)
+    judge = make_engine(cfg.engine, cfg.judge.model, batch_size=cfg.batch_size, dtype=cfg.dtype)
+    verdicts = [v for g in judge_scores(judge, rows, groups, RUBRIC, cfg.judge.tasks, 8, cfg.seed) for v in g
+                if v is not None]
+    assert len(verdicts) == 4  # 2 general prompts x 2 samples; the math row's 2 are not judged: they pass
+    assert stats["filters"]["judge"] == {"kept": 2 + sum(verdicts), "rejected": 4 - sum(verdicts),
+                                         "rate": (2 + sum(verdicts)) / 6}
