@@ -265,3 +265,14 @@ def test_a_collapsed_seed_is_named_in_the_report_and_on_its_claim(chain, tmp_pat
     row = next(line for line in report.splitlines() if line.startswith("| B > A |"))
     assert row.endswith("(B's RL collapsed in 1 of 2 runs) |"), row
     assert "collapsed" not in (chain / "reports/report.md").read_text()  # the chain's own seed did not
+
+
+def test_the_reports_curves_are_at_the_trainers_own_steps(tmp_path):
+    """With ``logging_steps: 2`` the trainer logs steps 2, 4, 6: the report's curves put them there, as dvclive's
+    do, not at 1, 2, 3."""
+    from r1pipe.stages.report import _rl_logs
+
+    (tmp_path / "B").mkdir()
+    (tmp_path / "B" / "train_log.json").write_text(json.dumps(
+        [{"reward": 0.1 * step, "step": step} for step in (2, 4, 6)] + [{"train_loss": 0.1, "step": 6}]))
+    assert [h["step"] for h in _rl_logs(tmp_path)["B"]] == [2, 4, 6]

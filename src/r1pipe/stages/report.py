@@ -334,12 +334,13 @@ def plot_curves(logs: dict[str, list[dict]], path: Path) -> None:
 
 
 def _rl_logs(models_dir: Path | None) -> dict[str, list[dict]]:
+    """Each RL model's logged steps (the trainer's log beside it), at the trainer's own step numbers: the x axis
+    dvclive's curves use too, right whatever ``logging_steps`` is."""
     logs = {}
     for name in RL_STAGES:
         f = Path(models_dir or "") / name / "train_log.json"
         if models_dir and f.is_file():
-            steps = [h for h in json.loads(f.read_text()) if "reward" in h]
-            logs[name] = [dict(h, step=i + 1) for i, h in enumerate(steps)]
+            logs[name] = [h for h in json.loads(f.read_text()) if "reward" in h]
     return logs
 
 
