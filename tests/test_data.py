@@ -27,7 +27,7 @@ def _replay(solution: str) -> int:
     return value
 
 
-@pytest.mark.parametrize("difficulty", [1, 2, 3, 5])
+@pytest.mark.parametrize("difficulty", [0, 1, 2, 3, 5])
 def test_arithmetic_answers_follow_from_worked_solutions(difficulty):
     rows = arithmetic.generate(50, difficulty, seed=7)
     assert len({r["question"] for r in rows}) == 50
@@ -36,6 +36,22 @@ def test_arithmetic_answers_follow_from_worked_solutions(difficulty):
         assert r["solution"].count("=") == difficulty + 1
     assert rows == arithmetic.generate(50, difficulty, seed=7)
     assert rows != arithmetic.generate(50, difficulty, seed=8)
+
+
+# sha256 of the first 20 difficulty-1 problems (seed 0) as the generator wrote them before difficulty 0 existed.
+DIFFICULTY_1 = "820a4df1f1b1843d"
+
+
+def test_difficulty_0_is_one_step_on_numbers_up_to_10_and_leaves_difficulty_1_as_it_was():
+    import hashlib
+
+    rows = arithmetic.generate(1000, 0, seed=0)
+    for r in rows:
+        numbers = [int(n) for n in re.findall(r"\d+", r["question"])]
+        assert len(numbers) == 2 and max(numbers) <= 10 and r["solution"].count("=") == 1
+    # difficulty 1's problems are the ones every committed run trained and was evaluated on
+    first = json.dumps(arithmetic.generate(20, 1, seed=0), sort_keys=True).encode()
+    assert hashlib.sha256(first).hexdigest()[:16] == DIFFICULTY_1
 
 
 def test_prepare_rows_and_disjoint_splits():

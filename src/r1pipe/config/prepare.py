@@ -29,7 +29,8 @@ class Source(BaseModel):
     n_test: int = Field(0, ge=0)
     n_validation: int = Field(0, ge=0, description="Generated problems for the validation split: settings are "
                               "chosen on it, never on test.")
-    difficulty: int = Field(1, ge=1, le=5, description="Number of operations and size of the numbers.")
+    difficulty: int = Field(1, ge=0, le=5, description="Number of operations (difficulty + 1) and size of the "
+                            "numbers; 0: one addition or subtraction on numbers up to 10.")
     # file / hub
     train: str | None = Field(None, description="file: a path; hub: a split name")
     test: str | None = None

@@ -2,8 +2,9 @@
 
 Each problem chains ``difficulty + 1`` operations on one quantity, so the
 worked solution is a short chain of thought with one line per step. Numbers grow
-with difficulty; multiplication appears from difficulty 2 and exact division
-from difficulty 3.
+with difficulty (up to 10 at difficulties 0 and 1); multiplication appears from
+difficulty 2 and exact division from difficulty 3. Difficulty 0, one addition or
+subtraction, is the easy start a curriculum (R1-Zero from a weak base) can use.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ NAMES = ["Ava", "Ben", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivan", "
 ITEMS = ["apples", "marbles", "stickers", "coins", "books", "pencils", "cards", "shells"]
 
 
+def _largest(difficulty: int) -> int:
+    """The largest starting number and addend at ``difficulty``."""
+    return 10 ** min(max(difficulty, 1), 3)
+
+
 def _step(rng: random.Random, value: int, difficulty: int) -> tuple[str, str, int]:
     """Pick one operation; return (sentence, worked line, new value)."""
-    hi = 10 ** min(difficulty, 3)
+    hi = _largest(difficulty)
     ops = ["add", "sub"] + (["mul"] if difficulty >= 2 else []) + (["div"] if difficulty >= 3 else [])
     op = rng.choice(ops)
     if op == "sub" and value < 2:
@@ -40,7 +46,7 @@ def _step(rng: random.Random, value: int, difficulty: int) -> tuple[str, str, in
 
 def make_problem(rng: random.Random, difficulty: int) -> dict:
     name, item = rng.choice(NAMES), rng.choice(ITEMS)
-    value = rng.randint(2, 10 ** min(difficulty, 3))
+    value = rng.randint(2, _largest(difficulty))
     sentences, lines = [], []
     start = value
     for _ in range(difficulty + 1):
