@@ -214,3 +214,25 @@ def test_every_engine_a_test_scripts_is_listed_in_docs_testing_with_its_reason()
                                              re.MULTILINE | re.DOTALL)
                 if re.search(r"def generate\(self, prompts", body)}
     assert scripted and scripted <= listed, sorted(scripted - listed)
+
+
+def test_each_measured_number_in_docs_is_in_the_results_file_it_cites():
+    """A paragraph of docs/ that cites a file under bench/results/ states only measured decimals (seconds, rates,
+    shares, ratios) that the file holds, to the decimals the page gives: no number drifts from its source."""
+    checked = 0
+    for page in sorted((REPO / "docs").glob("*.md")):
+        text = re.sub(r"```.*?```", " ", page.read_text(), flags=re.DOTALL)
+        for paragraph in re.split(r"\n\s*\n|\n(?=- )", text):
+            cited = re.findall(r"bench/results/[\w.\-]+", paragraph)
+            if not cited:
+                continue
+            held = " ".join((REPO / c).read_text() for c in cited)
+            values = [float(v.replace(",", "")) for v in re.findall(r"\d[\d,]*\.\d+", held)]
+            measured = r"(?<=x)\d+\.\d+|(?<![\w.])\d+\.\d+(?=\s*(?:s\b|GFLOP|TFLOP|%|points|bytes|→))"
+            for number in re.findall(measured, paragraph):
+                decimals = len(number.split(".")[1])
+                # a share the file writes as a fraction (0.004) the page may give in percent (0.4%)
+                assert any(round(x, decimals) == float(number) for v in values for x in (v, 100 * v)), \
+                    f"{page.name}: {number} is not in {', '.join(cited)}"
+                checked += 1
+    assert checked >= 20
