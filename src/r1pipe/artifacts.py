@@ -131,12 +131,14 @@ def claim_work(work: Path, fingerprint: str, lineage: str | None = None) -> dict
     return old
 
 
-def mark_diverged(work: Path, step: int) -> None:
+def mark_diverged(work: Path, step: int) -> bool:
     """Record in ``work``'s stamp that its run diverged at ``step``: a rerun of the same lineage (another
-    learning rate) may resume from a checkpoint before it."""
+    learning rate) may resume from a checkpoint before it. False where ``work`` has no stamp to mark."""
     stamp = work / RESUME_STAMP
-    if stamp.is_file():
-        write_json_atomic(stamp, {**json.loads(stamp.read_text()), "diverged_at": step})
+    if not stamp.is_file():
+        return False
+    write_json_atomic(stamp, {**json.loads(stamp.read_text()), "diverged_at": step})
+    return True
 
 
 def code_version() -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from transformers import TrainerCallback, set_seed
+from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from r1pipe import R1pipeError, distributed
@@ -190,7 +190,6 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
                resume: tuple[str | None, int] = (None, 0), live_dir: Path | None = None) -> dict:
     """Train ``model_dir`` with GRPO on ``prompts`` (from the checkpoint ``resume`` names); save to ``out_dir``.
     Returns the run's numbers for ``training_stage``."""
-    set_seed(cfg.seed)
     resume, resume_step = resume
     trainer = build_trainer(model_dir, prompts, cfg, work_dir, label, resume_step, live_dir)
     recorder = trainer.recorder

@@ -17,7 +17,7 @@ from pathlib import Path
 from transformers.trainer_utils import get_last_checkpoint
 
 from r1pipe import distributed
-from r1pipe.artifacts import RESUME_STAMP, claim_work, fingerprint, mark_diverged
+from r1pipe.artifacts import claim_work, fingerprint, mark_diverged
 from r1pipe.progress import console
 from r1pipe.training.callbacks import Diverged
 
@@ -49,9 +49,8 @@ def resume_point(work: Path, cfg, inputs: dict, code: str) -> tuple[str | None, 
 def diverged(work: Path, error: Diverged) -> Diverged:
     """The error to raise for a run that diverged: its stamp marked (so that a rerun at another learning rate
     may resume), and its message naming the checkpoint that rerun would start from."""
-    if not distributed.is_main() or not (work / RESUME_STAMP).is_file():
+    if not distributed.is_main() or not mark_diverged(work, error.step):
         return error
-    mark_diverged(work, error.step)
     last = last_complete_checkpoint(work)
     return Diverged(error.step, str(error) + (f" ({last}, step {_step(last)})" if last else
                                               " (there is none: set save_steps to keep one)"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from transformers import Trainer, set_seed
+from transformers import Trainer
 from trl import SFTTrainer
 
 from r1pipe.config.sft import TrainSection
@@ -34,14 +34,17 @@ class CPUSFTTrainer(SFTTrainer):
         return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
 
+def training_rows(rows: Dataset, cfg: TrainSection) -> Dataset:
+    """The rows SFT trains on: columns ``prompt`` and ``completion``, the first ``max_samples`` of them."""
+    rows = rows.select_columns(["prompt", "completion"])
+    return rows.select(range(min(cfg.max_samples, len(rows)))) if cfg.max_samples else rows
+
+
 def build_trainer(model_dir: Path, rows: Dataset, cfg: TrainSection, work_dir: Path, label: str):
     """The SFT trainer of a section: TRL's SFTTrainer (r1pipe's subclass on a CPU) with the section's TRL settings
-    and r1pipe's callbacks, on the first ``max_samples`` rows."""
+    and r1pipe's callbacks, on ``rows`` (``training_rows``)."""
     model = trainable(load_model(model_dir), cfg.train_layers)  # every weight, or the top layers, or (lora) none
     tok = load_tokenizer(model_dir)
-    rows = rows.select_columns(["prompt", "completion"])
-    if cfg.max_samples:
-        rows = rows.select(range(min(cfg.max_samples, len(rows))))
     args = trl_args(cfg, output_dir=str(work_dir), **checkpoint_args(cfg.save_steps))
     trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
     return trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
@@ -53,8 +56,8 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
               resume: tuple[str | None, int] = (None, 0)) -> dict:
     """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``), from the checkpoint ``resume``
     names; save to ``out_dir``. Returns the run's numbers for ``training_stage``."""
-    set_seed(cfg.seed)
     resume, resume_step = resume
+    rows = training_rows(rows, cfg)
     trainer = build_trainer(model_dir, rows, cfg, work_dir, label)
     quiet(trainer)
     count_work(trainer)
@@ -63,7 +66,7 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     history = save_log_history(trainer, out_dir)
     losses = [h["loss"] for h in history if "loss" in h]
     return {
-        "train_rows": min(len(rows), cfg.max_samples or len(rows)),
+        "train_rows": len(rows),
         "steps": trainer.state.global_step,
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from transformers import set_seed
+
 from r1pipe import artifacts, distributed
 from r1pipe.artifacts import stage_output
 from r1pipe.training.callbacks import Diverged, DivergenceGuard
@@ -32,6 +34,7 @@ def training_stage(stage: str, cfg, out: Path, *, code: str, model: Path, inputs
     with stage_output(stage, out, code=code, params=cfg.resolved(), inputs=inputs, parent=parent) as run, \
             artifacts.work_dir(out, keep=(Diverged,)) as work:
         resume = resume_point(work, cfg, {"model": model, **inputs}, code)
+        set_seed(cfg.seed)  # before the trainer is built: its model init and data order draw from it
         try:
             numbers = train(run.dir, work, resume)
         except Diverged as e:
