@@ -7,9 +7,10 @@ type or an out-of-range value raises :class:`r1pipe.R1pipeError` with a message
 that names the file and the key, e.g. ``params.yaml: coldstart.lr: unknown key``.
 
 This package sits at the bottom of r1pipe's import graph: it imports nothing of r1pipe but
-:class:`R1pipeError` and, for the training sections' ``bf16: auto``, ``hardware`` (which imports only ``disk``). Each section
-type lives in its own module (``config.grpo``, ``config.sft``, ...), so a stage loads, and DVC makes it
-depend on, only the section types it uses: changing a GRPO default reruns the GRPO stages and nothing else.
+:class:`R1pipeError` and, for the training sections' ``bf16: auto``, ``hardware`` (which imports only
+``disk``). Each section type lives in its own module (``config.grpo``, ``config.sft``, ...), so a stage
+loads, and DVC makes it depend on, only the section types it uses: changing a GRPO default reruns the GRPO
+stages and nothing else.
 The registries (rewards, filters, benchmarks) validate their own part of a section; :func:`load_section` takes
 them as ``checks``.
 
