@@ -33,15 +33,20 @@ def by_hand(model_dir) -> tuple[int, int, int]:
     return layer, c["vocab_size"] * h, c["num_hidden_layers"]
 
 
-def test_auto_picks_bf16_exactly_where_the_cpu_multiplies_it(monkeypatch):
-    for flags, want in (([], "float32"), (["avx512_bf16"], "bfloat16"), (["amx_bf16", "amx_tile"], "bfloat16"),
-                        (["avx512f", "avx2"], "float32")):
-        assert hardware.resolve_dtype("auto", flags=flags, cuda=False) == want, flags
+def test_auto_picks_bf16_exactly_where_the_cpu_multiplies_it_faster(monkeypatch):
+    fast, slow = {"float32": 100.0, "bfloat16": 300.0}, {"float32": 330.0, "bfloat16": 165.0}
+    for flags, rates, want in (([], fast, "float32"), (["avx512_bf16"], fast, "bfloat16"),
+                               (["amx_bf16", "amx_tile"], fast, "bfloat16"), (["avx512f", "avx2"], fast, "float32"),
+                               (["avx512_bf16"], slow, "float32")):  # the flag, but bf16 at half the float32 rate
+        assert hardware.resolve_dtype("auto", flags=flags, cuda=False, rates=rates) == want, (flags, rates)
+        described = {"kind": "cpu", "model": "x", "bf16_flags": flags, "gflops": rates}
+        monkeypatch.setenv(hardware.DEVICE_ENV, json.dumps(described))
+        assert hardware.resolve_dtype("auto") == want, (flags, rates)  # this process's device, as described
         monkeypatch.setattr(hardware, "cpu", lambda flags=flags: {"model": "x", "bf16_flags": flags, "cores": 2})
         if not torch.cuda.is_available():
             assert common_defaults()["bf16"] == (want == "bfloat16")  # TRL's autocast, left to r1pipe's default
             warning = hardware.emulated_bf16("bfloat16", on_cpu=True)
-            assert (warning is None) == (want == "bfloat16")  # asked for where it is emulated: a warning
+            assert (warning is None) == bool(flags and "avx2" not in flags)  # asked for where it is emulated
     assert hardware.resolve_dtype("auto", flags=[], cuda=True) == "bfloat16"
     assert hardware.resolve_dtype("float32", flags=["amx_bf16"], cuda=True) == "float32"  # said: kept
     assert EvalSection().dtype == "auto"

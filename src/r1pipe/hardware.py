@@ -79,15 +79,26 @@ def device() -> dict:
     return {"kind": "cpu", **info, "bf16": bf16_native(info["bf16_flags"])}
 
 
-def resolve_dtype(setting: str, flags=None, cuda: bool | None = None) -> str:
+def resolve_dtype(setting: str, flags=None, cuda: bool | None = None, rates: dict | None = None) -> str:
     """``float32`` or ``bfloat16`` for a ``dtype`` setting. ``auto``: bf16 where the device multiplies it natively
-    (``device()``: a GPU that supports it, a CPU with bf16 units), float32 elsewhere. ``flags`` and ``cuda``
-    describe a CPU's flags or a GPU instead of this process's device."""
+    (``device()``: a GPU that supports it, a CPU with bf16 units) and, on a CPU, where it also multiplies bf16
+    faster than float32 (its measured GEMM rates, ``gemm_rates()``); float32 elsewhere. Some CPUs with the flag
+    run bf16 at half their float32 rate, and float32 is the reference path, so it is never given up for a slower
+    one. ``flags``, ``cuda`` and ``rates`` (GFLOP/s by dtype) describe another device instead of this process's."""
     if setting != "auto":
         return setting
     if cuda is None and flags is None:
-        return "bfloat16" if device()["bf16"] else "float32"
-    return "bfloat16" if cuda or bf16_native(flags or []) else "float32"
+        info = device()
+        if not info["bf16"]:
+            return "float32"
+        cuda, flags = info["kind"] == "cuda", info["bf16_flags"]
+        if not cuda and rates is None:
+            rates = gemm_rates()["gflops"]
+    if cuda:
+        return "bfloat16"
+    if not bf16_native(flags or []):
+        return "float32"
+    return "bfloat16" if rates is None or rates["bfloat16"] > rates["float32"] else "float32"
 
 
 def emulated_bf16(dtype: str, on_cpu: bool) -> str | None:

@@ -25,8 +25,9 @@ class SamplingSection(Section, WeightedRewards):
         "(with vllm, hundreds keep the engine full)."))
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model (vllm engine).")
     dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description=(
-        "The weights' dtype while generating. auto: bfloat16 where the hardware multiplies it natively (a GPU, a "
-        "CPU with AMX or AVX512_BF16), float32 elsewhere; bfloat16 on a CPU that emulates it runs, with a warning."))
+        "The weights' dtype while generating. auto: bfloat16 where the hardware multiplies it natively and faster "
+        "than float32 (a GPU, a CPU with AMX or AVX512_BF16 and the faster measured GEMM), float32 elsewhere; "
+        "bfloat16 on a CPU that emulates it runs, with a warning."))
 
 
 _DEFAULTS = SamplingSection.model_fields

@@ -54,7 +54,7 @@ def common_defaults() -> dict[str, Any]:
 
     return {
         "use_cpu": not torch.cuda.is_available(),  # TRL on a CPU needs it, or it refuses or silently falls back
-        # bf16 where the hardware multiplies it natively (a GPU, a CPU with AMX or AVX512_BF16), else float32
+        # bf16 where the hardware multiplies it natively and faster (a GPU, a CPU with bf16 units), else float32
         # (hardware.resolve_dtype). Only as autocast: the weights stay float32 (bf16 weights swallow small updates).
         "bf16": hardware.resolve_dtype("auto") == "bfloat16",
         "activation_checkpointing": False,  # TRL turns it on; on small models it costs time and saves nothing
