@@ -98,7 +98,7 @@ CHAIN = [
     *[("eval", "--model", f"models/seeds/{m}-1", "--data", "data/prompts", "--out", f"metrics/seeds/{m}-1.json")
       for m in ("B", "D", "zero")],
     ("report", "--metrics-dir", "metrics/eval", "--seeds-dir", "metrics/seeds", "--models-dir", "models",
-     "--out", "reports", "--metrics", "metrics/report.json"),
+     "--live-dir", "dvclive", "--out", "reports", "--metrics", "metrics/report.json"),
 ]
 
 

@@ -187,13 +187,11 @@ def test_report_checks_the_papers_findings_against_standard_errors():
 
 
 def test_a_claim_whose_model_never_had_an_advantage_is_not_tested(tmp_path):
-    from r1pipe.stages.report import _rl_logs, claims, never_advantaged
+    from r1pipe.stages.report import claims, never_advantaged, rl_curves
 
-    for name, spreads in {"zero": [0.0, 0.0, 0.0], "B": [0.0, 0.2, 0.0]}.items():
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "train_log.json").write_text(json.dumps(
-            [{"reward": -0.5, "reward_std": s, "step": i} for i, s in enumerate(spreads)] + [{"train_loss": 0.1}]))
-    untested = never_advantaged(_rl_logs(tmp_path))  # B learned from one step; D has no log
+    for section, spreads in {"rl_zero": [0.0, 0.0, 0.0], "rl_reasoning": [0.0, 0.2, 0.0]}.items():
+        log_curves(tmp_path / section, [{"reward": -0.5, "reward_std": s} for s in spreads])
+    untested = never_advantaged(rl_curves(tmp_path))  # B learned from one step; D has no curves
     assert untested == {"zero": "never received a reward that differed within a group in 3 RL steps"}
     metrics = {"base": {"x": {"pass@1": 0.1, "pass@1_se": 0.01}}, "zero": {"x": {"pass@1": 0.5, "pass@1_se": 0.01}}}
     table, _ = claims(metrics, "x", untested=untested)
@@ -267,12 +265,36 @@ def test_a_collapsed_seed_is_named_in_the_report_and_on_its_claim(chain, tmp_pat
     assert "collapsed" not in (chain / "reports/report.md").read_text()  # the chain's own seed did not
 
 
-def test_the_reports_curves_are_at_the_trainers_own_steps(tmp_path):
-    """With ``logging_steps: 2`` the trainer logs steps 2, 4, 6: the report's curves put them there, as dvclive's
-    do, not at 1, 2, 3."""
-    from r1pipe.stages.report import _rl_logs
+def log_curves(directory, logs, steps=None):
+    """Logs TRL-style log dicts through the GRPO stage's own dvclive callback, at ``steps`` (1, 2, ... if None)."""
+    from types import SimpleNamespace
 
-    (tmp_path / "B").mkdir()
-    (tmp_path / "B" / "train_log.json").write_text(json.dumps(
-        [{"reward": 0.1 * step, "step": step} for step in (2, 4, 6)] + [{"train_loss": 0.1, "step": 6}]))
-    assert [h["step"] for h in _rl_logs(tmp_path)["B"]] == [2, 4, 6]
+    from r1pipe.training.grpo import LiveCallback
+
+    live = LiveCallback(directory, resume_step=0)
+    for step, logs_at in zip(steps or range(1, len(logs) + 1), logs):
+        live.on_log(None, SimpleNamespace(global_step=step), None, logs=logs_at)
+    live.on_train_end(None, None, None)
+
+
+def test_the_reports_curves_are_dvclives_at_the_trainers_own_steps(tmp_path):
+    """With ``logging_steps: 2`` the trainer logs steps 2, 4, 6: the report reads dvclive's files, whose step
+    column says so, not 1, 2, 3; and each value is the one the trainer logged."""
+    from r1pipe.stages.report import rl_curves
+
+    logs = [{"reward": 0.1 * step, "reward_std": 0.2, "completions/mean_length": 10.0 + step} for step in (2, 4, 6)]
+    log_curves(tmp_path / "rl_reasoning", logs, steps=[2, 4, 6])
+    assert rl_curves(tmp_path)["B"] == [{"step": s, "reward": 0.1 * s, "reward_std": 0.2,
+                                         "completion_length": 10.0 + s} for s in (2, 4, 6)]
+    assert rl_curves(tmp_path / "elsewhere") == {} and rl_curves(None) == {}
+
+
+def test_the_chains_report_reads_the_curves_dvclive_wrote(chain):
+    """In the tiny chain, the report's curves are the trainer's logged rewards at the trainer's steps."""
+    from r1pipe.stages.report import rl_curves
+
+    curves = rl_curves(chain / "dvclive")
+    assert set(curves) == {"B", "D", "zero"}
+    for name in curves:
+        trained = [h for h in json.loads((chain / "models" / name / "train_log.json").read_text()) if "reward" in h]
+        assert [(h["step"], h["reward"]) for h in curves[name]] == [(h["step"], h["reward"]) for h in trained]

@@ -194,7 +194,10 @@ def eval_(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts
 
 @app.command()
 def report(metrics_dir: Annotated[Path, typer.Option(help="Directory of eval metrics.")] = Path("metrics/eval"),
-           models_dir: Annotated[Path, typer.Option(help="Where B and D keep train_log.json.")] = Path("models"),
+           models_dir: Annotated[Path, typer.Option(help="The models, with their manifests and run logs.")
+                                 ] = Path("models"),
+           live_dir: Annotated[Path, typer.Option(
+               help="dvclive's directory: the RL curves are <live-dir>/<section>/plots/metrics.")] = Path("dvclive"),
            seeds_dir: Annotated[Path | None, typer.Option(
                help="Eval metrics of other seeds, <model>-<seed>.json: the claims about <model> use them all.")
            ] = None,
@@ -206,7 +209,7 @@ def report(metrics_dir: Annotated[Path, typer.Option(help="Directory of eval met
     from r1pipe.stages import report as stage
 
     cfg = _section(params, section or "report", ReportSection)
-    _main_process_only(lambda: stage.run(cfg, metrics_dir, out, models_dir, seeds_dir, metrics))
+    _main_process_only(lambda: stage.run(cfg, metrics_dir, out, models_dir, seeds_dir, metrics, live_dir))
 
 
 if __name__ == "__main__":

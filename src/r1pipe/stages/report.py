@@ -1,14 +1,14 @@
 """`r1pipe report`: what every stage did, in one markdown page with plots.
 
-    r1pipe report --metrics-dir metrics/eval --seeds-dir metrics/seeds --models-dir models --out reports \
-        --metrics metrics/report.json
+    r1pipe report --metrics-dir metrics/eval --seeds-dir metrics/seeds --models-dir models --live-dir dvclive \
+        --out reports --metrics metrics/report.json
 
 Writes ``reports/report.md``: a table of models (base, A, B, C, D, R1-Zero and the
 distilled student) against benchmarks laid out like the paper's, a second table
 with format rate and length, the paper's findings checked against their standard
 errors (B > A over every seed of B), each model's lineage and cost,
 ``pass_at_1.png`` (accuracy per stage), ``rl_curves.png`` (reward and completion
-length over the steps of each RL stage) and a sample completion per model and
+length over the steps of each RL stage, from the curves dvclive wrote) and a sample completion per model and
 benchmark. ``--metrics`` gets the same table as numbers (each model's pass@1, each
 claim's Δ): the file ``dvc metrics show`` and ``dvc exp show`` display.
 
@@ -18,6 +18,7 @@ It runs in three steps: ``read_evals`` (the eval metrics and each problem's scor
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from dataclasses import dataclass, field
@@ -157,7 +158,7 @@ def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | Non
 
 
 def never_advantaged(logs: dict[str, list[dict]]) -> dict[str, str]:
-    """RL models (``logs``: their logged steps, ``_rl_logs``) in whose every step each group's completions scored
+    """RL models (``logs``: their logged steps, ``rl_curves``) in whose every step each group's completions scored
     alike (TRL's ``reward_std``, the mean of the groups' reward spreads, was 0): every advantage was 0, so RL
     never moved the model."""
     found = {}
@@ -324,7 +325,7 @@ def plot_curves(logs: dict[str, list[dict]], path: Path) -> None:
     for name, log in logs.items():
         steps = [h for h in log if "reward" in h]
         ax1.plot([h["step"] for h in steps], [h["reward"] for h in steps], label=f"{name} ({RL_STAGES[name]})")
-        ax2.plot([h["step"] for h in steps], [h.get("completions/mean_length", 0) for h in steps], label=name)
+        ax2.plot([h["step"] for h in steps], [h.get("completion_length", 0) for h in steps], label=name)
     ax1.set(xlabel="step", ylabel="mean reward", title="reward")
     ax2.set(xlabel="step", ylabel="tokens", title="mean completion length")
     ax1.legend(fontsize=7)
@@ -333,15 +334,23 @@ def plot_curves(logs: dict[str, list[dict]], path: Path) -> None:
     plt.close(fig)
 
 
-def _rl_logs(models_dir: Path | None) -> dict[str, list[dict]]:
-    """Each RL model's logged steps (the trainer's log beside it), at the trainer's own step numbers: the x axis
-    dvclive's curves use too, right whatever ``logging_steps`` is."""
-    logs = {}
-    for name in RL_STAGES:
-        f = Path(models_dir or "") / name / "train_log.json"
-        if models_dir and f.is_file():
-            logs[name] = [h for h in json.loads(f.read_text()) if "reward" in h]
-    return logs
+def rl_curves(live_dir: Path | None) -> dict[str, list[dict]]:
+    """Each RL model's curves as dvclive wrote them (``<live_dir>/<section>/plots/metrics/<curve>.tsv``, the files
+    ``dvc plots`` draws), one dict per logged step: ``step`` (dvclive's column: the trainer's own step, right
+    whatever ``logging_steps`` is) and the value of each curve logged at it."""
+    curves = {}
+    for name, section in RL_STAGES.items():
+        folder = Path(live_dir or "") / section / "plots" / "metrics"
+        if not live_dir or not (folder / "reward.tsv").is_file():
+            continue
+        steps: dict[int, dict] = {}
+        for curve in ("reward", "reward_std", "completion_length"):
+            if (folder / f"{curve}.tsv").is_file():
+                with open(folder / f"{curve}.tsv", newline="") as f:
+                    for row in csv.DictReader(f, delimiter="\t"):
+                        steps.setdefault(int(row["step"]), {"step": int(row["step"])})[curve] = float(row[curve])
+        curves[name] = [steps[step] for step in sorted(steps)]
+    return curves
 
 
 @dataclass
@@ -460,12 +469,12 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
 
 
 def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | None = None,
-        seeds_dir: Path | None = None, metrics_out: Path | None = None) -> None:
+        seeds_dir: Path | None = None, metrics_out: Path | None = None, live_dir: Path | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     evals = read_evals(cfg.models, metrics_dir, seeds_dir)
-    logs = _rl_logs(models_dir)
+    logs = rl_curves(live_dir)
     found = assess(evals, cfg.models, logs, models_dir)
     with stage_output("report", out, code=__name__, params=cfg.resolved()) as run:
         stages = compute(models_dir, metrics_dir, cfg.models)
