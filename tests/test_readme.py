@@ -113,43 +113,51 @@ def sourced_phrases() -> dict[str, str]:
     lock = {name: stage.get("params", {}).get("params.yaml", {})
             for name, stage in yaml.safe_load((REPO / "dvc.lock").read_text())["stages"].items()}
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    logs = {p.name.removesuffix(".run.json"): json.loads(p.read_text()) for p in (REPO / "models").glob("*.run.json")}
+    logs = {str(p.relative_to(REPO / "models")).removesuffix(".run.json"): json.loads(p.read_text())
+            for p in (REPO / "models").glob("**/*.run.json")}
     default_runs = (REPO / "bench/default_runs.md").read_text()
     committed_run = default_runs.split("## The committed run")[1].split("\n## ")[0]
-    rl_experiments = (REPO / "bench/rl_experiments.md").read_text()
     machine = logs["A"]["work"]["machine"]
     rates = machine["gemm_gflops"]
     source = lock["prepare"]["prepare"]["sources"][0]
     difficulty = source["difficulty"]
-    seeds_b = 1 + sum(name.startswith("rl_reasoning_seed@") for name in lock)
+    seeds = {section: 1 + sum(name.startswith(f"{section}_seed@") for name in lock)
+             for section in ("rl_reasoning", "rl_all", "rl_zero")}
+    count = ['', 'one', 'two', 'three', 'four']
 
     def rate(lr):
-        return f"{float(lr):.0e}".replace("e-0", "e-")  # 2e-05 as the README writes it: 2e-5
+        return f"{float(lr):.0e}".replace("e-0", "e-")  # 6e-06 as the README writes it: 6e-6
 
     def steps(section):
         s = lock[section][section]
-        return f"{s['max_steps']} steps × {s['per_device_train_batch_size'] * logs['B']['processes']} completions"
+        return (f"{s['max_steps']} steps × {s['per_device_train_batch_size'] * logs['B']['processes']} completions "
+                f"(seed 0 of {seeds[section]})")
 
-    accuracy = [float(line.split("\t")[1]) for line in
-                (REPO / "dvclive/rl_all/plots/metrics/accuracy.tsv").read_text().splitlines()[1:]]
     evals = read_evals(list(REPORT["pass@1"]), REPO / "metrics/eval", REPO / "metrics/seeds")
     bench = next(iter(evals.metrics["A"]))
-    per_seed = [difference(evals.metrics[b][bench], evals.metrics["A"][bench], evals.problems[b][bench],
-                           evals.problems["A"][bench])[0] for b in evals.seeds["B"]]
-    zero_warning = re.search(r"0 at (\d+) of (\d+) logged steps", logs["zero"]["warning"])
+
+    def per_seed(model, parent):
+        deltas = [difference(evals.metrics[run][bench], evals.metrics[parent][bench], evals.problems[run][bench],
+                             evals.problems[parent][bench])[0] for run in evals.seeds[model]]
+        return ", ".join(f"{100 * d:+.1f}" for d in deltas).replace("-", "−")
+
+    dead = {name: re.search(r"0 at (\d+) of (\d+) logged steps", log.get("warning") or "")
+            for name, log in logs.items() if name.split("/")[-1].startswith("zero")}
+    dead = [m for m in dead.values() if m]
     kept = json.loads((REPO / "metrics/reject_sample.json").read_text())["kept"]
     assert "2 cores" in committed_run and "GEMM 2048²" in committed_run
     install = re.search(r"install (\d+ s)", " ".join(committed_run.split())).group(1)
     repro = re.search(r"\((\d+ min \d+ s)\)", committed_run).group(1)
+    dtypes = {log["work"]["dtype"] for name, log in logs.items() if "work" in log}
+    assert len(dtypes) == 1  # "chose <dtype> for every stage"
     phrases = {
         f"default of {logs['A']['finished'][:10]} at commit {logs['A']['code_version'].split('+')[1]}": "run logs",
-        "2-core " + f"{machine['cpu']} with {machine['bf16_flags'][0].upper()}": "run logs, bench/default_runs.md",
+        f"2-core {machine['name']} with {machine['bf16_flags'][0].upper()}": "run logs, bench/default_runs.md",
         f"float32 {rates['float32']} GFLOP/s, bf16 {rates['bfloat16']} GFLOP/s": "run logs",
         "GEMM 2048²": "bench/default_runs.md",
         f"{install} to install and {repro}": "bench/default_runs.md",
         f"{'Two' if difficulty + 1 == 2 else difficulty + 1}-operation arithmetic word problems (numbers up to "
         f"{10 ** min(difficulty, 3)}), {source['n_test']} held-out problems": "dvc.lock prepare, data/arithmetic.py",
-        f"seed 0 of {seeds_b}": "dvc.lock rl_reasoning_seed",
         f"SFT on {lock['coldstart']['coldstart']['max_samples']} worked solutions": "dvc.lock coldstart",
         f"GRPO, {steps('rl_reasoning')}": "dvc.lock rl_reasoning",
         f"GRPO, {steps('rl_all')}": "dvc.lock rl_all",
@@ -157,37 +165,28 @@ def sourced_phrases() -> dict[str, str]:
         f"B's {kept} rejection samples": "metrics/reject_sample.json",
         f"{lock['base_student']['base_student']['layers']} layers of the base, distilled on the same {kept} "
         "samples": "dvc.lock base_student",
-        f"B over its {['', 'one', 'two', 'three', 'four'][seeds_b]} seeds": "dvc.lock rl_reasoning_seed",
+        f"B, D and zero over their {count[seeds['rl_reasoning']]} seeds": "dvc.lock *_seed",
         "beyond 2 SE, so 2 SE": "the report's rule, test_every_claim_is_the_committed_reports_...",
-        f"{['', 'One', 'Two', 'Three'][lock['rl_all']['rl_all']['max_steps']]} GRPO steps of rl_all at learning rate "
-        f"{rate(lock['rl_all']['rl_all']['learning_rate'])} took the sampled accuracy from "
-        + " to ".join(f"{100 * a:.1f}%" for a in accuracy): "dvclive/rl_all",
-        f"gradient norm 0 at {zero_warning[1]} of its {zero_warning[2]} logged steps": "models/zero.run.json",
-        f"B > A holds over {['', 'one', 'two', 'three'][seeds_b]} seeds ("
-        + ", ".join(f"{100 * d:+.1f}" for d in per_seed) + ")": "metrics/eval, metrics/seeds",
-        f"rl_all.learning_rate {rate(lock['rl_all']['rl_all']['learning_rate'])} → "
-        f"{rate(params['rl_all']['learning_rate'])}": "dvc.lock, params.yaml",
-        f"({params['seeds']['rl_all']}: D ≥ C and zero > base judged over {1 + len(params['seeds']['rl_all'])} "
-        "seeds)": "params.yaml",
-        f"n_validation: {params['prepare']['sources'][0]['n_validation']}": "params.yaml",
+        f"D ≥ C holds over {count[seeds['rl_all']]} seeds ({per_seed('D', 'C')}) with rl_all at learning rate "
+        f"{rate(lock['rl_all']['rl_all']['learning_rate'])}": "dvc.lock rl_all, metrics/eval, metrics/seeds",
+        f"B > A holds over {count[seeds['rl_reasoning']]} seeds ({per_seed('B', 'A')})": "metrics/eval, metrics/seeds",
+        f"R1-Zero's {count[seeds['rl_zero']]} runs ({per_seed('zero', 'base')})": "metrics/eval, metrics/seeds",
+        f"the report flags {count[len(dead)]} of them dead (gradient norm 0 at {dead[0][1]} of its {dead[0][2]} "
+        "logged steps)": "models/seeds/zero-*.run.json",
+        f"dtype: auto chose {dtypes.pop()} for every stage": "run logs",
+        "bf16 at half its float32 rate": "run logs' GEMM rates",
+        "do not beat the base by 2 SE": "the claims table's verdict for zero > base (the report's rule)",
     }
-    assert params["seeds"]["rl_zero"] == params["seeds"]["rl_all"]
-    assert {log["work"]["dtype"] for log in logs.values() if "work" in log} == {"bfloat16"}  # "chose bf16"
+    assert next(r for r in table("claim") if r[0] == "zero > base")[-1] == "within noise"
+    assert seeds["rl_reasoning"] == seeds["rl_all"] == seeds["rl_zero"]
+    assert round(rates["float32"] / rates["bfloat16"]) == 2  # "half its float32 rate"
     # Numbers of other runs, quoted from the bench pages that record them (each names its machine there).
     for phrase, page, text in [
-        ("D 60.4", "bench/default_runs.md", "| 60.4 |"),
-        ("seed 1 of the same stage from the same C lost 2.7 points", "bench/default_runs.md",
-         "| `rl_all --seed 1`, bf16 | 68.8%, 93.8%, 65.6% | 68.2 | −2.7 ± 2.0 vs C |"),
-        ("2026-12-02 held at +0.2", "bench/default_runs.md", "(2026-12-02, "),
-        ("2e-5 is a learning rate that already lost 21.9 points", "bench/rl_experiments.md",
-         "| 2e-5 (the old default) | 43.0 ± 4.4 | −21.9 (SE 6.1, unpaired) |"),
-        ("validation split over 3 seeds (D − C +0.7, SE 1.3, against −3.3 at 2e-5", "bench/rl_experiments.md",
-         "| **6e-6 (new default)** | +1.6, −1.2, +1.6 | +0.7 (1.3) |"),
+        ("the run of 2026-12-04, at 2e-5 and one seed, failed it (−9.8, SE 1.9", "bench/default_runs.md",
+         "| `rl_all` seed 0, bf16 (the run's D) | 87.5%, 28.1%, 18.8% | 61.1 | −9.8 ± 1.9 vs C |"),
     ]:
         assert text in (REPO / page).read_text(), (phrase, page)
         phrases[phrase] = page
-    assert "| 2e-5 (old default) | +1.6, −6.2, −5.1 | −3.3 (2.8) |" in rl_experiments
-    assert "D ≥ C held there (+0.2)" in default_runs
     return phrases
 
 
