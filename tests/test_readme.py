@@ -112,7 +112,6 @@ def sourced_phrases() -> dict[str, str]:
 
     lock = {name: stage.get("params", {}).get("params.yaml", {})
             for name, stage in yaml.safe_load((REPO / "dvc.lock").read_text())["stages"].items()}
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
     logs = {str(p.relative_to(REPO / "models")).removesuffix(".run.json"): json.loads(p.read_text())
             for p in (REPO / "models").glob("**/*.run.json")}
     default_runs = (REPO / "bench/default_runs.md").read_text()
