@@ -339,9 +339,9 @@ def rl_curves(live_dir: Path | None) -> dict[str, list[dict]]:
     ``dvc plots`` draws), one dict per logged step: ``step`` (dvclive's column: the trainer's own step, right
     whatever ``logging_steps`` is) and the value of each curve logged at it."""
     curves = {}
-    for name, section in RL_STAGES.items():
-        folder = Path(live_dir or "") / section / "plots" / "metrics"
-        if not live_dir or not (folder / "reward.tsv").is_file():
+    for name, section in RL_STAGES.items() if live_dir else ():
+        folder = Path(live_dir) / section / "plots" / "metrics"
+        if not (folder / "reward.tsv").is_file():
             continue
         steps: dict[int, dict] = {}
         for curve in ("reward", "reward_std", "completion_length"):
