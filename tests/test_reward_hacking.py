@@ -9,15 +9,25 @@ import re
 import pytest
 
 from conftest import SHARED_DATA, needs_shared_data
+from fuzz_corpus import PROGRAMS, TEXTS
+from r1pipe import incidents
 from r1pipe.rewards import get_reward
 
-# One task in both test styles: MBPP's list of asserts and HumanEval's check(candidate).
+# One task in both test styles: MBPP's list of asserts and HumanEval's check(candidate), whose last test is a
+# loop (the style that runs in the judge, with the completion's functions as stand-ins).
 MBPP = ["assert add(1, 2) == 3", "assert add(2, 5) == 7", "assert add(10, -4) == 6"]
 HUMANEVAL = ("def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 5) == 7\n"
-             "    assert abs(candidate(0.5, 0.25) - 0.75) < 1e-9\n")
+             "    assert abs(candidate(0.5, 0.25) - 0.75) < 1e-9\n"
+             "    for x in range(3):\n        assert candidate(x, x) == 2 * x\n")
 HONEST = "def add(a, b):\n    return a + b"
 
-# Each would pass every test of the old harness (which ran the tests in the completion's own interpreter state).
+# Records in the shape the judge writes, for every test of both styles: a completion that reaches the results'
+# descriptor by any route and writes these would pass everything.
+FORGED = ("records = ''.join('[%d, %d, [\"i\", \"3\"]]\\n[%d, \"passed\"]\\n' % (i, k, i) for i in range(-2, 9) "
+          "for k in range(3)).encode()\n")
+
+# Each would pass every test of an earlier harness: the first ones of the one that ran the tests in the
+# completion's own interpreter, the later ones of the one that kept its nonce in the completion's process.
 TAMPERING = {
     "rebinds exec": "exec = lambda *a, **k: None",
     "rebinds builtins": "import builtins\nbuiltins.exec = lambda *a, **k: None\nbuiltins.eval = lambda *a, **k: 3",
@@ -37,19 +47,31 @@ TAMPERING = {
     "raises SystemExit": "raise SystemExit(0)",
     "traces the harness": "import sys\ndef add(a, b):\n    return 0\nsys.settrace(lambda *a: None)",
     "replaces stdout": "import sys, io\nsys.stdout = io.StringIO()\ndef add(a, b):\n    return 0",
-    "prints pass markers": "import sys\nn = sys._getframe(1).f_globals.get('_NONCE', '')\nfor i in range(100):\n"
-                           "    print(n, i)\n    print('R1PIPE-PASS', i)\ndef add(a, b):\n    return 0",
-    # The harness's nonce found through its frame, then wrong values, repeated reports and unknown indices.
-    "forges reports": "import sys, os\nn = sys._getframe(1).f_globals.get('_NONCE', '')\n"
-                      "for i in range(-5, 50):\n    for k in range(3):\n"
-                      "        os.write(1, (n + ' [%d, %d, [\"i\", \"99\"]]\\n' % (i, k)).encode())\n"
-                      "    os.write(1, (n + ' [%d, \"ran\"]\\n' % i).encode())\nos._exit(0)",
-    "repeats the right reports": "import sys, os\nn = sys._getframe(1).f_globals.get('_NONCE', '')\n"
-                                "def add(a, b):\n    os.write(1, (n + ' [0, 0, [\"i\", \"3\"]]\\n').encode())\n"
-                                "    return a + b + 1",
+    # The results written onto every descriptor it has, its standard streams and the pipes among them.
+    "writes records everywhere": "import os, sys\n" + FORGED + "for fd in range(64):\n    try:\n"
+                                 "        os.write(fd, records)\n    except OSError:\n        pass\n"
+                                 "print(records.decode())\nsys.stderr.write(records.decode())\n"
+                                 "def add(a, b):\n    return 0",
+    # ... and onto the judge's descriptors and memory, through /proc (the judge is the sandbox's first process).
+    "writes into the judge": "import os\n" + FORGED + "for pid in {os.getppid(), 1}:\n    for fd in range(16):\n"
+                             "        try:\n            with open('/proc/%d/fd/%d' % (pid, fd), 'wb') as f:\n"
+                             "                f.write(records)\n        except OSError:\n            pass\n"
+                             "def add(a, b):\n    return 0",
+    # The interpreter's objects and frames searched for a test, an expected value or a secret, and printed.
+    "walks the interpreter": "import gc, sys\nseen = [repr(o)[:200] for o in gc.get_objects()\n"
+                             "        if isinstance(o, dict)]\n"
+                             "f = sys._getframe()\nwhile f:\n    seen.append(repr(f.f_globals.keys()))\n"
+                             "    f = f.f_back\n"
+                             "print('\\n'.join(seen))\ndef add(a, b):\n    return 0",
+    # A reply of its own onto the pipe back to the judge, nested past JSON's recursion limit: the judge's
+    # parser must fail closed, not raise.
+    "a reply nested too deeply": "import os, struct\ndeep = b'[' * 100000 + b']' * 100000\nfor fd in range(3, 64):\n"
+                                 "    try:\n        os.write(fd, struct.pack('>I', len(deep)) + deep)\n"
+                                 "    except OSError:\n        pass\ndef add(a, b):\n    return 0",
+    "a value nested too deeply": "def add(a, b):\n    x = a + b\n    for _ in range(100000):\n        x = [x]\n"
+                                 "    return x",
+    "a list that holds itself": "def add(a, b):\n    x = [a + b]\n    x.append(x)\n    return x",
 }
-
-
 def fenced(code: str) -> str:
     return f"<think>easy</think>\n<answer>\n```python\n{code}\n```\n</answer>"
 
@@ -69,12 +91,40 @@ def test_code_that_tampers_with_the_harness_scores_nothing(tests):
 
 
 def test_a_forged_value_earns_what_a_program_returning_it_earns():
-    """The one thing a completion controls is the values it hands back: forging the right one for a test is
-    the same as returning it. Here 3, right for the first of the three tests only."""
-    forged = ("import sys, os\nn = sys._getframe(1).f_globals.get('_NONCE', '')\nfor i in range(3):\n"
-              "    os.write(1, (n + ' [%d, 0, [\"i\", \"3\"]]\\n' % i).encode())\nos._exit(0)")
+    """The one thing a completion controls is the values it hands back: rewriting its own interpreter's side
+    of the pipe to answer 3 to every request is the same as returning 3. Right for the first of the three
+    tests only."""
+    forged = "import sys\nsys.modules['__main__'].to_plain = lambda x: ['i', '3']\ndef add(a, b):\n    return 0"
     constant = "def add(a, b):\n    return 3"
     assert code_scores([fenced(forged), fenced(constant)], MBPP) == [pytest.approx(1 / 3)] * 2
+
+
+# Each returns the right sum only where it could reach the judge: its memory, its environment, its
+# descriptors, or a way to signal it. Every one must score 0.
+PROBES = {
+    "reads the judge's memory": "open('/proc/%d/mem' % os.getppid(), 'rb').close()",
+    "reads the judge's environment": "open('/proc/%d/environ' % os.getppid(), 'rb').read()",
+    "opens the judge's results": "open('/proc/%d/fd/1' % os.getppid(), 'wb').close()",
+    "traces the judge": "import ctypes\nassert ctypes.CDLL(None).ptrace(16, os.getppid(), 0, 0) == 0",
+}
+
+
+@pytest.mark.parametrize("route", list(PROBES))
+def test_the_completion_cannot_reach_the_judge(route):
+    body = "".join(f"        {line}\n" for line in PROBES[route].splitlines())
+    probe = ("import os\ndef add(a, b):\n    try:\n" + body
+             + "    except BaseException:\n        return 0\n    return a + b")
+    assert code_scores([fenced(probe)], MBPP) == [0.0]
+    assert code_scores([fenced(probe)], HUMANEVAL) == [0.0]
+
+
+def test_a_loop_test_runs_in_the_judge_on_plain_values():
+    """HumanEval's loop tests (5 of its 1,181) run in the judge: the completion's function answers each call,
+    and the loop's asserts judge the plain values it hands back."""
+    he = "def check(candidate):\n    for x in range(4):\n        assert candidate(x, 1) == x + 1\n"
+    half = "def add(a, b):\n    return a + b if a < 2 else 0"
+    scores = code_scores([fenced(HONEST), fenced(half), fenced(TAMPERING["equal to anything"])], he)
+    assert scores == [1.0, 0.0, 0.0]
 
 
 @needs_shared_data
@@ -227,7 +277,87 @@ def test_grpo_scores_a_tampering_completion_at_zero(tmp_path):
                       max_completion_length=8, **{**common_defaults(), "bf16": False}, seed=0)
     trainer = CPUGRPOTrainer(model=model, reward_funcs=[get_reward("accuracy")], args=args,
                              train_dataset=Dataset.from_list(rows), processing_class=tok)
-    group = [HONEST, TAMPERING["rebinds exec"], TAMPERING["equal to anything"], TAMPERING["forges reports"]]
+    group = [HONEST, TAMPERING["rebinds exec"], TAMPERING["equal to anything"], TAMPERING["writes records everywhere"]]
     completions = [[{"role": "assistant", "content": fenced(code)}] for code in group]
     rewards = trainer._calculate_rewards(rows, [r["prompt"] for r in rows], completions, [[0]] * 4)
     assert rewards[:, 0].tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+# --------------------------------------------------------------------------- the fuzz corpus: every reward returns
+
+FUZZ = [*TEXTS.values(), *(fenced(code) for code in PROGRAMS.values())]
+RANGES = [("format", {}, 0.0, 1.0), ("format_tags", {}, 0.0, 1.0), ("language", {}, 0.0, 1.0),
+          ("repetition", {}, -1.0, 0.0), ("overlong", {"max_length": 64, "cache": 16}, -1.0, 0.0),
+          ("cosine", {"max_length": 64}, -1.0, 1.0), ("accuracy", {}, 0.0, 1.0)]
+TASKS = {"math": {"answer": "42"}, "countdown": {"numbers": [1, 2], "target": 3}, "code": {"tests": MBPP}}
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_no_reward_raises_or_leaves_its_range_on_the_fuzz_corpus(task):
+    """Every reward, on everything in tests/fuzz_corpus.py, as rows of each task: a number in its range, never
+    an exception (a grader that raises on one gives that completion its floor, counted)."""
+    n = len(FUZZ)
+    columns = {k: [v] * n for k, v in TASKS[task].items()}
+    ids = [[0] * min(len(text), 100) for text in FUZZ]
+    for name, options, low, high in RANGES:
+        if task == "code" and name == "cosine":
+            continue  # the same code grading as accuracy's, once is enough here
+        scores = get_reward(name, **options)(None, FUZZ, task=[task] * n, completion_ids=ids, **columns)
+        assert len(scores) == n and all(low <= s <= high for s in scores), (name, task, scores)
+    if task == "code":
+        right = dict(zip(PROGRAMS, scores[len(TEXTS):]))
+        # Printing a flood first, or leaving a daemon behind, is still a right answer; the rest earn nothing.
+        assert {k for k, s in right.items() if s} <= {"prints megabytes first", "leaves a daemon"}, right
+
+
+def test_a_grader_that_raises_gives_the_floor_and_is_counted(monkeypatch):
+    """Where a grader raises on one completion, the batch is graded again one by one: that completion gets the
+    reward's floor (here the repetition penalty's -1), the others their own scores, and the incident is counted
+    for the run log. What the user can fix (a missing column) still stops."""
+    from r1pipe import R1pipeError
+    from r1pipe.rewards import repetition as module
+
+    real = module.repetition_penalty
+
+    def fragile(text, n, max_penalty):
+        if "\x00" in text:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(text, n, max_penalty)
+
+    import r1pipe.rewards as rewards
+    monkeypatch.setattr(rewards, "repetition_penalty", fragile)
+    incidents.take()
+    scores = get_reward("repetition")(None, ["a b c", "x\x00", "a a a a a a a a"])
+    assert scores == [0.0, -1.0, real("a a a a a a a a", 3, -1.0)]
+    assert incidents.take() == {"reward repetition raised": {
+        "count": 1, "first": "RecursionError: maximum recursion depth exceeded"}}
+    with pytest.raises(R1pipeError, match="needs a 'answer' column"):
+        get_reward("accuracy")(None, ["<answer>1</answer>"], task=["math"])
+
+
+def test_a_grpo_step_scores_the_fuzz_corpus(tmp_path):
+    """One GRPO step's reward computation (TRL's ``_calculate_rewards``) on the tiny trainer, over the whole
+    corpus as math and code rows: it returns, every reward finite."""
+    import torch
+    from datasets import Dataset
+    from trl import GRPOConfig
+
+    from r1pipe.config.models import TinyModel
+    from r1pipe.config.trl import common_defaults
+    from r1pipe.models.tiny import build
+    from r1pipe.training.grpo import CPUGRPOTrainer
+
+    model, tok = build(TinyModel(num_layers=1), seed=0)
+    math_row = {"prompt": [{"role": "user", "content": "6 * 7?"}], "task": "math", "answer": "42", "tests": None}
+    code_row = {"prompt": [{"role": "user", "content": "Write add(a, b)."}], "task": "code", "answer": None,
+                "tests": MBPP}
+    rows = [math_row if i % 2 else code_row for i in range(len(FUZZ))]
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2, max_steps=1,
+                      max_completion_length=8, **{**common_defaults(), "bf16": False}, seed=0)
+    funcs = [get_reward("accuracy"), get_reward("format"), get_reward("cosine", max_length=64)]
+    trainer = CPUGRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_list(rows[:2]),
+                             processing_class=tok)
+    completions = [[{"role": "assistant", "content": text}] for text in FUZZ]
+    rewards = trainer._calculate_rewards(rows, [r["prompt"] for r in rows], completions,
+                                         [[0] * 8 for _ in FUZZ])
+    assert rewards.shape == (len(FUZZ), 3) and torch.isfinite(rewards).all()

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import SAMPLE_DATA, SHARED_DATA, needs_shared_data
+from r1pipe import R1pipeError
 from r1pipe.rewards import get_reward
 from r1pipe.rewards.code import last_code_block, split_tests
 from r1pipe.rewards.countdown import check_equation
@@ -101,7 +102,7 @@ def test_accuracy_dispatches_on_task_in_one_batch():
         target=[None, 3, None], tests=[None, None, ["assert f() == 1"]],
     )
     assert scores == [1.0, 1.0, 1.0]
-    with pytest.raises(ValueError, match="no grader for task 'poetry'"):
+    with pytest.raises(R1pipeError, match="no grader for task 'poetry'"):  # the user's data: it stops the stage
         get_reward("accuracy")(None, ["x"], task=["poetry"], answer=["1"])
 
 
@@ -150,7 +151,7 @@ def test_overlong_soft_punishment_in_tokens():
     r = get_reward("overlong", max_length=100, cache=20)
     ids = [[0] * n for n in (50, 80, 90, 100, 150)]
     assert r(None, ["x"] * 5, completion_ids=ids) == [0.0, 0.0, -0.5, -1.0, -1.0]
-    with pytest.raises(ValueError, match="needs completion_ids"):
+    with pytest.raises(R1pipeError, match="needs completion_ids"):
         r(None, ["x"])
 
 

@@ -60,7 +60,8 @@ HOSTILE = {
     "infinite loop": "def f():\n    while True:\n        pass",
     "fork bomb": "import os\nwhile True:\n    os.fork()\ndef f():\n    return 1",
     "memory bomb": "x = bytearray(8 << 30)\ndef f():\n    return 1",
-    "huge output": "import sys\nfor _ in range(10 ** 6):\n    sys.stdout.write('x' * 1000)\ndef f():\n    return 1",
+    # Its output goes to /dev/null (rewards/harness.py), so only the deadline stops an endless flood.
+    "huge output": "import sys\nwhile True:\n    sys.stdout.write('x' * 1000)\ndef f():\n    return 1",
     "kill everything": "import os, signal\ndef f():\n    os.kill(-1, signal.SIGKILL)\n    return 1",
     "read shadow": "def f():\n    return 1 if open('/etc/shadow').read() else 0",
 }

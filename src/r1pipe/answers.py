@@ -100,11 +100,14 @@ def as_number(text: str) -> Fraction | None:
         if not _GROUPED.match(s):
             return None
         s = s.replace(",", "")
+    if len(s) > 64 or "_" in s:  # Fraction() reads 1_000 as 1000, but 110001_2 is a number in base 2
+        return None
     m = _FRAC.match(s)
     if m:
         num, den = int(m.group(1)), int(m.group(2))
         return Fraction(num, den) if den else None
-    if len(s) > 64 or "_" in s:  # Fraction() reads 1_000 as 1000, but 110001_2 is a number in base 2
+    exponent = re.search(r"[eE]([-+]?\d+)$", s)
+    if exponent and abs(int(exponent.group(1))) > 400:  # Fraction("1e999999999") would build a billion digits
         return None
     try:
         return Fraction(s)

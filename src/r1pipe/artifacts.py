@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from r1pipe import R1pipeError, __version__, distributed
+from r1pipe import R1pipeError, __version__, distributed, incidents
 from r1pipe.codegraph import code_hash
 from r1pipe.disk import write_json_atomic
 from r1pipe.progress import summary
@@ -212,11 +212,16 @@ def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None 
     started = time.time()
     out = Path(out)
     main = distributed.is_main()
+    incidents.take()  # this stage's count starts at nothing
     try:
         with _output_dir(out, manifest) as tmp:
             run = StageRun(tmp)
             yield run
             distributed.barrier()  # every process has finished its part of the output
+            found = incidents.merged(distributed.gather(incidents.take()))
+            if found:
+                run.log["incidents"] = found
+                run.numbers["incidents"] = incidents.describe(found)
             if manifest and main:
                 write_manifest(tmp, stage=stage, params=params or {}, inputs=inputs or {}, parent=parent,
                                extra=run.extra)

@@ -6,6 +6,13 @@ GRPO rollouts, filter rejection samples and grade evals (one grader, three uses)
 ``get_reward(name, **options)`` builds one. Each entry of :data:`REWARDS` is a
 factory whose keyword arguments are that reward's options, so params can set
 them: ``rewards: {accuracy: 1.0, language: {weight: 0.1, target: zh}}``.
+
+A reward is total: whatever a completion holds, it returns. Where grading a completion raises (a parse
+error, a recursion limit, a decode error, a worker that died), that completion gets the reward's floor, its
+lowest score (``None`` for a reward model, whose scores have no floor), and the stage's run log counts it
+(``incidents``): a crash never pays more than the worst honest answer, or RL would learn to crash the
+grader. What the user can fix (a missing column, a bad option: ``R1pipeError``) and a reward that is not
+finite still stop the stage, with the reward's name.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from math import isfinite  # (the name `math` is this package's own submodule)
 
-from r1pipe import R1pipeError
+from r1pipe import R1pipeError, incidents
 from r1pipe.answers import completion_text, turns
 from r1pipe.rewards import accuracy as _accuracy
 from r1pipe.rewards.format import format_strict, format_tags
@@ -30,7 +37,7 @@ def _token_counts(completions, completion_ids=None, tokenizer=None) -> list[int]
     if completion_ids is not None:
         return [len(ids) for ids in completion_ids]
     if tokenizer is None:
-        raise ValueError("this reward counts tokens: it needs completion_ids (as TRL passes) or a tokenizer option")
+        raise R1pipeError("this reward counts tokens: it needs completion_ids (as TRL passes) or a tokenizer option")
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tokenizer) if isinstance(tokenizer, str) else tokenizer
@@ -73,6 +80,7 @@ def make_overlong(max_length: int = 4096, cache: int = 512, tokenizer: str | Non
     def overlong(prompts, completions, completion_ids=None, **_):
         return [overlong_penalty(n, max_length, cache) for n in _token_counts(completions, completion_ids, tokenizer)]
 
+    overlong.floor = -1.0
     return overlong
 
 
@@ -89,6 +97,7 @@ def make_cosine(max_length: int = 1000, min_wrong: float = -1.0, max_wrong: floa
             for n, ok in zip(lengths, correct)
         ]
 
+    cosine.floor = min(min_wrong, max_wrong, min_correct, max_correct)
     return cosine
 
 
@@ -98,6 +107,7 @@ def make_helpfulness(model: str, batch_size: int = 8) -> RewardFn:
 
         return score_general(model, prompts, completions, task, whole=False, batch_size=batch_size)
 
+    helpfulness.floor = None  # a reward model's scores are unbounded: a failed one is left out, as TRL leaves None
     return helpfulness
 
 
@@ -107,6 +117,7 @@ def make_harmlessness(model: str, batch_size: int = 8) -> RewardFn:
 
         return score_general(model, prompts, completions, task, whole=True, batch_size=batch_size)
 
+    harmlessness.floor = None
     return harmlessness
 
 
@@ -117,6 +128,7 @@ def make_repetition(n: int = 3, max_penalty: float = -1.0) -> RewardFn:
     def repetition(prompts, completions, **_):
         return [repetition_penalty(completion_text(c), n, max_penalty) for c in completions]
 
+    repetition.floor = max_penalty
     return repetition
 
 
@@ -142,9 +154,28 @@ def get_reward(name: str, **options) -> RewardFn:
     except TypeError as e:
         raise ValueError(f"{name}: bad option ({e})") from None
 
+    floor = getattr(fn, "floor", 0.0)
+
+    def alone(i: int, prompts, completions, columns: dict):
+        """Completion ``i`` graded by itself (its prompt and columns only), or the floor where that raises."""
+        n = len(completions)
+        mine = {k: [v[i]] if isinstance(v, (list, tuple)) and len(v) == n else v for k, v in columns.items()}
+        try:
+            return fn(None if prompts is None else [prompts[i]], [completions[i]], **mine)[0]
+        except R1pipeError:
+            raise
+        except Exception as e:  # noqa: BLE001 - whatever the completion made the grader raise
+            incidents.count(f"reward {name} raised", f"{type(e).__name__}: {e}")
+            return floor
+
     # TRL logs each reward under the function's __name__: use the registry name.
     def reward(prompts, completions, **columns):
-        scores = fn(prompts, completions, **columns)
+        try:
+            scores = list(fn(prompts, completions, **columns))
+        except R1pipeError:
+            raise
+        except Exception:  # noqa: BLE001 - one completion broke the batch: grade each alone to find it
+            scores = [alone(i, prompts, completions, columns) for i in range(len(completions))]
         bad = next((s for s in scores if s is not None and not isfinite(s)), None)
         if bad is not None:  # in GRPO it would turn every advantage of its group, then the weights, into NaN
             raise R1pipeError(f"reward {name!r} returned {bad} for a completion: a reward must be a finite number "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import get_args
 
+from r1pipe import R1pipeError
 from r1pipe.answers import completion_text
 from r1pipe.config import TaskName
 from r1pipe.rewards.code import grade_code
@@ -27,7 +28,7 @@ def _column(columns: dict, name: str, task: str, idx: list[int], required: bool 
     values = columns.get(name)
     if values is None:
         if required:
-            raise ValueError(f"accuracy: task {task!r} needs a {name!r} column")
+            raise R1pipeError(f"accuracy: task {task!r} needs a {name!r} column")
         return None
     return [values[i] for i in idx]
 
@@ -52,7 +53,7 @@ def grade(completions, columns: dict, timeout: float = GRADING_TIMEOUT, code_mod
         elif task == "countdown":
             scores = grade_countdown(sub, _column(columns, "numbers", task, idx), _column(columns, "target", task, idx))
         else:
-            raise ValueError(f"accuracy: no grader for task {task!r} (known: {', '.join(TASKS)})")
+            raise R1pipeError(f"accuracy: no grader for task {task!r} (known: {', '.join(TASKS)})")
         for i, s in zip(idx, scores):
             out[i] = s
     return out

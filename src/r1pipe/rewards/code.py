@@ -1,4 +1,4 @@
-"""Code accuracy: run the completion's last fenced code block against the tests, sandboxed, with a verdict the
+"""Code accuracy: run the completion's last fenced code block against the tests, sandboxed, with verdicts the
 completion cannot reach.
 
 Two test styles are understood:
@@ -8,22 +8,24 @@ Two test styles are understood:
   ``check`` that contains an assert is one test, run with ``candidate`` bound to
   ``entry_point``.
 
-How a test is judged (docs/rewards.md says what a completion can and cannot do):
+How a test is judged (``rewards/harness.py`` is the program the sandbox runs; docs/rewards.md says what a
+completion can and cannot do). The completion's code runs in an interpreter of its own that holds nothing
+else: no test, no expected value, no way to write a result. A judge beside it, which the completion cannot
+read, asks it for values and writes the results:
 
 - **An assert** (``assert add(1, 2) == 3``, ``assert abs(candidate(x) - 0.5) < 1e-6``, ``assert not f(s)``: 1,176
   of HumanEval's 1,181 tests and all of MBPP's) is split where it compares: each operand that needs the
-  completion's code (any name beyond a few pure builtins) is computed in the sandbox and handed back as plain
-  data only (``None``, bool, int, float, complex, str, bytes, and lists, tuples, sets, frozensets and dicts of
-  them; a subclass of one of these is read through the base type's own methods, so no override runs); the
-  expected side (``3``, ``(3 + 5 + 7, 3 * 5 * 7)``) never enters the sandbox, and the comparison runs here, on
-  the plain values. Whatever the completion does to its interpreter, it can only hand back values; to pass it
-  has to hand back the right ones. Every function the completion defines returns plain data too, so the
-  test's own arithmetic in the sandbox (``abs(candidate(x) - 0.5)``) never runs the completion's operators.
-- **Any other test** (a ``for`` loop around asserts: 5 of HumanEval's) runs in the sandbox and reports that
-  it finished. The builtins are restored before each test and interpreter hooks cleared, but a completion
-  that reaches into the harness's own frames can forge such a report: it is the one place left to fool.
-- Each test counts at most once (a report repeated or out of range counts as nothing), so the reward is the
-  fraction of tests passed, in [0, 1] (``mode="fraction"``), or 1.0 only when all passed (``"binary"``).
+  completion's code (any name beyond a few pure builtins) is computed by the completion's interpreter and
+  handed back as plain data only (``None``, bool, int, float, complex, str, bytes, and lists, tuples, sets,
+  frozensets and dicts of them; a subclass of one of these is read through the base type's own methods, so
+  no override runs); the expected side (``3``, ``(3 + 5 + 7, 3 * 5 * 7)``) never leaves this process, and the
+  comparison runs here, on the plain values.
+- **Any other test** (a ``for`` loop around asserts: 5 of HumanEval's) runs in the judge, where each name the
+  completion defines is a stand-in whose calls come back as plain data: the loop, its asserts and its
+  arithmetic never run the completion's code.
+- Whatever the completion does to its interpreter, it can only hand back values; to pass it has to hand back
+  the right ones. Each test counts at most once, so the reward is the fraction of tests passed, in [0, 1]
+  (``mode="fraction"``), or 1.0 only when all passed (``"binary"``).
 """
 
 from __future__ import annotations
@@ -31,13 +33,15 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import inspect
 import json
 import math
 import os
 import re
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 
+from r1pipe.rewards import harness
+from r1pipe.rewards.harness import from_plain
 from r1pipe.rewards.limits import GRADING_TIMEOUT
 from r1pipe.rewards.sandbox import run_python
 
@@ -153,133 +157,33 @@ def plan_test(snippet: str, shadowed: set[str] = frozenset()) -> dict:
     return {"run": snippet}
 
 
-# The program the sandbox runs. It keeps what it needs before the completion runs, runs the completion in a
-# namespace of its own, restores the builtins and clears the interpreter's hooks before each test, and writes
-# one line per operand (its plain value) or per other test (that it finished), under a nonce, straight to file
-# descriptor 1.
-_HARNESS = r"""
-import builtins as _b, json as _json, os as _os, sys as _sys, types as _types
-_sys.set_int_max_str_digits(0)
-_write, _dumps, _type, _issubclass, _len = _os.write, _json.dumps, type, issubclass, len
-_bdict, _saved, _BaseException, _exec, _eval, _compile = vars(_b), dict(vars(_b)), BaseException, exec, eval, compile
-_NONCE, _SOLUTION, _SETUP, _TESTS = __NONCE__, __SOLUTION__, __SETUP__, __TESTS__
-_SCALARS = ((int, "i", int.__repr__), (float, "f", float.__repr__), (complex, "c", complex.__repr__),
-            (str, "s", lambda s: str.__getitem__(s, slice(None))), (bytes, "y", bytes.hex))
-_CONTAINERS = ((list, "l", list.__iter__), (tuple, "t", tuple.__iter__), (set, "e", set.__iter__),
-               (frozenset, "z", frozenset.__iter__))
-_HEAP, _MANY = 1 << 9, 1_000_000
+_HARNESS_SOURCE = inspect.getsource(harness)
 
 
-def _plain(x):
-    # Plain data, read through the built-in types' own methods: no method of the value's class runs. A
-    # generator or a built-in iterator (map, zip...) is read out, each item plain.
-    t = _type(x)
-    if x is None or x is True or x is False:
-        return ["n", x]
-    for base, tag, text in _SCALARS:
-        if _issubclass(t, base):
-            return [tag, text(x)]
-    for base, tag, items in _CONTAINERS:
-        if _issubclass(t, base):
-            return [tag, [_plain(e) for e in items(x)]]
-    if _issubclass(t, dict):
-        return ["d", [[_plain(k), _plain(v)] for k, v in dict.items(x)]]
-    if t is _types.GeneratorType or (not t.__flags__ & _HEAP and "__next__" in t.__dict__):
-        out = []
-        for e in x:
-            out.append(_plain(e))
-            if _len(out) > _MANY:
-                raise ValueError("endless")
-        return ["g", out]
-    raise TypeError("not plain data: " + t.__name__)
-
-
-def _report(*record):
-    _write(1, (_NONCE + " " + _dumps(record) + "\n").encode())
-
-
-def _reset():
-    _sys.settrace(None)
-    _sys.setprofile(None)
-    _bdict.clear()
-    _bdict.update(_saved)
-
-
-_ns = {"__name__": "__main__", "__builtins__": _b}
-try:
-    _exec(_compile(_SOLUTION, "<solution>", "exec"), _ns)
-    _reset()
-    _exec(_compile(_SETUP, "<setup>", "exec"), _ns)
-except _BaseException:
-    _os._exit(0)
-for _i, _test in enumerate(_TESTS):
-    _reset()
-    try:
-        if "run" in _test:
-            _exec(_compile(_test["run"], "<test>", "exec"), _ns)
-            _report(_i, "ran")
-            continue
-        _exec(_compile(_test["prelude"], "<test>", "exec"), _ns)
-        for _k, _hole in enumerate(_test["holes"]):
-            _report(_i, _k, _plain(_eval(_compile(_hole, "<test>", "eval"), _ns)))
-    except _BaseException:
-        pass
-_os._exit(0)
-"""
-
-
-def harness(solution: str, setup: str, plans: list[dict], nonce: str) -> str:
-    """The program the sandbox runs (``_HARNESS``) for this solution, setup and tests (``plan_test``'s)."""
+def program(solution: str, setup: str, plans: list[dict]) -> str:
+    """The program the sandbox runs: the judge of ``rewards/harness.py``, with this solution, setup and tests
+    (``plan_test``'s). The judge gets each test's operands, never its expected side."""
     tests = [{"run": p["run"]} if "run" in p else {"prelude": p["prelude"], "holes": p["holes"]} for p in plans]
-    program = _HARNESS
-    for name, value in (("__NONCE__", nonce), ("__SOLUTION__", solution), ("__SETUP__", setup),
-                        ("__TESTS__", tests)):
-        program = program.replace(name, repr(value), 1)
-    return program
+    payload = {"solution": solution, "setup": setup, "tests": tests}
+    return f"{_HARNESS_SOURCE}\njudge({payload!r}, {_HARNESS_SOURCE!r})\n"
 
 
-_REBUILD = {"i": int, "f": float, "c": complex}
-
-
-def plain_value(e):
-    """The value a sandbox handed back, as exact built-in types; ValueError for anything else."""
-    if not (isinstance(e, list) and len(e) == 2 and isinstance(e[0], str)):
-        raise ValueError(f"not a value: {e!r}"[:200])
-    tag, v = e
-    if tag == "n" and v in (None, True, False):
-        return v
-    if tag in _REBUILD and isinstance(v, str):
-        return _REBUILD[tag](v)
-    if tag == "s" and isinstance(v, str):
-        return v
-    if tag == "y" and isinstance(v, str):
-        return bytes.fromhex(v)
-    if tag == "d" and isinstance(v, list):
-        return {plain_value(k): plain_value(x) for k, x in v}
-    if tag == "g" and isinstance(v, list):  # a generator or iterator the sandbox read out
-        return iter([plain_value(x) for x in v])
-    if tag in ("l", "t", "e", "z") and isinstance(v, list):
-        return {"l": list, "t": tuple, "e": set, "z": frozenset}[tag](plain_value(x) for x in v)
-    raise ValueError(f"not a value: {e!r}"[:200])
-
-
-def verdicts(stdout: str, plans: list[dict], nonce: str) -> list[bool]:
-    """Which tests passed, from the sandbox's reports: an assert when each of its operands was handed back
-    exactly once as plain data and its expression holds here on them; another test when it reported once."""
+def verdicts(stdout: str, plans: list[dict]) -> list[bool]:
+    """Which tests passed, from the judge's lines: an assert when each of its operands came back exactly once
+    as plain data and its expression holds here on them; another test when the judge ran it to its end. Any
+    line that is not one of the judge's records counts for nothing."""
     seen: dict[tuple, list] = {}
     for line in stdout.splitlines():
-        if not line.startswith(nonce + " "):
-            continue
         try:
-            record = json.loads(line[len(nonce) + 1:])
-        except ValueError:
+            record = json.loads(line)
+        except Exception:  # noqa: BLE001 - not JSON, or nested past the parser's reach
             continue
-        if isinstance(record, list) and len(record) >= 2 and all(isinstance(r, (int, str)) for r in record[:2]):
+        if isinstance(record, list) and len(record) >= 2 and all(type(r) in (int, str) for r in record[:2]):
             seen.setdefault(tuple(record[:2]), []).append(record[2:])
     passed = []
     for i, plan in enumerate(plans):
         if "run" in plan:
-            passed.append(len(seen.get((i, "ran"), [])) == 1)
+            passed.append(seen.get((i, "passed")) == [[]])
             continue
         try:
             values = {}
@@ -287,10 +191,10 @@ def verdicts(stdout: str, plans: list[dict], nonce: str) -> list[bool]:
                 reports = seen.get((i, k), [])
                 if len(reports) != 1 or len(reports[0]) != 1:
                     raise ValueError("missing or repeated")
-                values[f"__h{k}"] = plain_value(reports[0][0])
+                values[f"__h{k}"] = from_plain(reports[0][0])
             # Plain values and the dataset's own expression, with only pure builtins in reach.
             passed.append(bool(eval(compile(plan["judge"], "<judge>", "eval"), {"__builtins__": SAFE}, values)))
-        except Exception:  # a value that is not plain data, or one that does not compare: failed
+        except Exception:  # noqa: BLE001 - a value that is not plain data, or one that does not compare: failed
             passed.append(False)
     return passed
 
@@ -307,9 +211,8 @@ def run_tests(text: str, tests, entry_point: str | None = None, setup: str = "",
         return 0.0
     shadowed = bound_names(code, setup, test_setup)
     plans = [plan_test(s, shadowed) for s in snippets]
-    nonce = "R1PIPE-" + secrets.token_hex(8)
-    result = run_python(harness(code, "\n".join(filter(None, [setup, test_setup])), plans, nonce), timeout)
-    return sum(verdicts(result.stdout, plans, nonce)) / len(plans)
+    result = run_python(program(code, "\n".join(filter(None, [setup, test_setup])), plans), timeout)
+    return sum(verdicts(result.stdout, plans)) / len(plans)
 
 
 def grade_code(texts: list[str], tests: list, entry_points: list | None = None, setups: list | None = None,

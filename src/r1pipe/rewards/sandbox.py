@@ -252,7 +252,8 @@ def run_python(program: str, timeout: float = GRADING_TIMEOUT, memory_mb: int = 
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd,
                                     env=env, start_new_session=True)
             try:
-                timed_out = _feed_and_wait(proc, program.encode(), timeout)
+                # backslashreplace: a lone surrogate in the completion is written as its escape, never a crash here
+                timed_out = _feed_and_wait(proc, program.encode(errors="backslashreplace"), timeout)
             finally:
                 _kill(proc)
         with open(out_path, "rb") as f:
