@@ -76,3 +76,24 @@ def test_a_work_directory_outlives_a_kill_but_not_an_error_or_success(tmp_path):
         assert (again / "batch").read_text() == "kept"
         out.write_text("{}")
     assert not again.exists() and out.is_file()
+
+
+def test_a_stages_incidents_go_to_its_run_log_and_start_empty(tmp_path):
+    """What went wrong without stopping a stage (a grader that raised on a completion, counted by the rewards)
+    is in that stage's run log, and only that stage's: the count starts empty with each stage."""
+    import json
+
+    from r1pipe import incidents
+    from r1pipe.artifacts import run_log_path, stage_output
+
+    incidents.count("left over", "from before the stage")
+    with stage_output("eval", tmp_path / "A", code="r1pipe.artifacts") as run:
+        (run.dir / "weights").write_text("w")
+        incidents.count("reward accuracy raised", "RecursionError: maximum recursion depth exceeded")
+        incidents.count("reward accuracy raised", "RecursionError: again")
+    log = json.loads(run_log_path(tmp_path / "A").read_text())
+    assert log["incidents"] == {"reward accuracy raised": {
+        "count": 2, "first": "RecursionError: maximum recursion depth exceeded"}}
+    with stage_output("eval", tmp_path / "B", code="r1pipe.artifacts") as run:
+        (run.dir / "weights").write_text("w")
+    assert "incidents" not in json.loads(run_log_path(tmp_path / "B").read_text())
