@@ -314,17 +314,16 @@ def test_a_grader_that_raises_gives_the_floor_and_is_counted(monkeypatch):
     """Where a grader raises on one completion, the batch is graded again one by one: that completion gets the
     reward's floor (here the repetition penalty's -1), the others their own scores, and the incident is counted
     for the run log. What the user can fix (a missing column) still stops."""
+    import r1pipe.rewards as rewards
     from r1pipe import R1pipeError
-    from r1pipe.rewards import repetition as module
 
-    real = module.repetition_penalty
+    real = rewards.repetition_penalty
 
     def fragile(text, n, max_penalty):
         if "\x00" in text:
             raise RecursionError("maximum recursion depth exceeded")
         return real(text, n, max_penalty)
 
-    import r1pipe.rewards as rewards
     monkeypatch.setattr(rewards, "repetition_penalty", fragile)
     incidents.take()
     scores = get_reward("repetition")(None, ["a b c", "x\x00", "a a a a a a a a"])

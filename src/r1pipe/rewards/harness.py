@@ -206,7 +206,7 @@ class Completion:
         return None
 
 
-class Stand_in:
+class StandIn:
     """A name the completion defines, as the judge's test code sees it: calling it asks the completion's
     interpreter, and the answer comes back as plain data (exact built-in types), or the call raises."""
 
@@ -245,7 +245,7 @@ def judge(payload, source):
     ns = {"__name__": "__main__", "__builtins__": builtins}
     for name in names:
         if _type(name) is str and name.isidentifier() and not hasattr(builtins, name):
-            ns[name] = Stand_in(completion, name)  # a builtin's name stays the builtin: the test means that one
+            ns[name] = StandIn(completion, name)  # a builtin's name stays the builtin: the test means that one
     try:
         exec(compile(payload["setup"], "<setup>", "exec"), ns)
     except BaseException:  # noqa: B036 - a setup that needs the completion's objects: the loop tests fail
