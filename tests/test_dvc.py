@@ -288,3 +288,40 @@ def test_a_repro_killed_inside_reject_sample_resumes_and_ends_with_the_same_outp
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["reject_sample"].pop("batch_size")  # the tiny preset's own again
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_a_file_the_params_name_is_a_dep_or_the_stage_refuses_to_run(tmp_path):
+    """A user's own jsonl as a `kind: file` source: with dvc.yaml missing it, `dvc repro` stops naming the
+    file (and `r1pipe check` lists it); declared, an edit to it makes `dvc status` list prepare, and the rerun
+    trains on the new rows."""
+    rows = [{"question": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(6)]
+    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    params = {"prepare": {"sources": [{"name": "mine", "kind": "file", "train": "mine.jsonl"}]}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    stage = {"cmd": "r1pipe prepare --out data/prompts", "params": ["prepare"], "outs": ["data/prompts"]}
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"prepare": stage}}))
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        run(cmd, tmp_path)
+
+    check = subprocess.run(["r1pipe", "check"], cwd=tmp_path, capture_output=True, text=True)
+    assert check.returncode == 2
+    said = check.stdout + check.stderr
+    assert "dvc.yaml: stage prepare reads mine.jsonl (prepare: mine:train) but does not list it" in said
+    proc = subprocess.run(["dvc", "repro"], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    assert proc.returncode != 0 and not (tmp_path / "data/prompts").exists()
+    said = proc.stdout + proc.stderr
+    assert "error: dvc.yaml: stage prepare reads mine.jsonl (mine:train) but does not list it" in said
+
+    stage["deps"] = ["mine.jsonl"]
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"prepare": stage}}))
+    assert "every section is valid" in run(["r1pipe", "check"], tmp_path)
+    run(["dvc", "repro"], tmp_path)
+    assert "up to date" in run(["dvc", "status"], tmp_path)
+    with open(tmp_path / "mine.jsonl", "a") as f:
+        f.write(json.dumps({"question": "What is 9 + 1?", "answer": "10"}) + "\n")
+    assert "prepare:" in run(["dvc", "status"], tmp_path)
+    assert ran(run(["dvc", "repro"], tmp_path)) == {"prepare"}
+    from datasets import load_from_disk
+
+    assert len(load_from_disk(str(tmp_path / "data/prompts"))["train"]) == 7

@@ -43,7 +43,8 @@ app = _App(
 )
 
 Params = Annotated[Path, typer.Option("--params", help="Params file.")]
-Section = Annotated[str | None, typer.Option("--section", help="Params section (default: the stage's name).")]
+Section = Annotated[str | None, typer.Option("--section", help="Params section (default: the command's name; "
+                                              "or any section of the same type, e.g. base_student for base).")]
 ModelDir = Annotated[Path, typer.Option("--model", help="Input model directory.")]
 DataDir = Annotated[Path, typer.Option("--data", help="Input dataset directory.")]
 Out = Annotated[Path, typer.Option("--out", help="Output path.")]
@@ -95,10 +96,26 @@ def check(params: Params = Path("params.yaml"),
             raise R1pipeError(f"--explain {explain}: expected SECTION.KEY with a known section")
         console.print(cls.explain(key), markup=False, highlight=False)
         return
+    sections = {}
     for name, body in config.load_params(params).items():
         cls = config.section_class(name)
-        config.validate(params, name, cls, body, _checks(cls))
+        sections[name] = config.validate(params, name, cls, body, _checks(cls))
     console.print(f"{params}: every section is valid")
+    if Path("dvc.yaml").is_file():  # a DVC project: does it depend on every file these sections read?
+        from r1pipe.dvcdeps import missing_in_project
+
+        def reads_of(name: str):
+            return sections[name].local_files() if name in sections and name != "launch" else None
+
+        missing = missing_in_project(Path.cwd(), params, reads_of, DEFAULT_SECTIONS)
+        if missing:
+            raise R1pipeError("\n".join(missing))
+
+
+# The section each command reads when --section is not given.
+DEFAULT_SECTIONS = {"base": "base", "prepare": "prepare", "coldstart": "coldstart", "grpo": "rl_reasoning",
+                    "reject-sample": "reject_sample", "sft": "sft", "distill": "distill", "eval": "eval",
+                    "report": "report"}
 
 
 @app.command()
@@ -131,21 +148,39 @@ def coldstart(model: ModelDir = Path("models/base"), data: DataDir = Path("data/
     stage.run(_section(params, section or "coldstart", ColdstartSection), model, data, out)
 
 
+# Each RL section's default input and output: the chain's order (DESIGN.md). Any other section names both.
+RL_PATHS = {"rl_reasoning": ("models/A", "models/B"), "rl_all": ("models/C", "models/D"),
+            "rl_zero": ("models/base", "models/zero")}
+
+
 @app.command()
-def grpo(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts"), out: Out = Path("models/B"),
+def grpo(model: Annotated[Path | None, typer.Option(
+             "--model", help="Input model directory (default by section: rl_reasoning models/A, rl_all models/C, "
+             "rl_zero models/base; required for any other section).")] = None,
+         data: DataDir = Path("data/prompts"),
+         out: Annotated[Path | None, typer.Option(
+             "--out", help="Output model directory (default by section: rl_reasoning models/B, rl_all models/D, "
+             "rl_zero models/zero; required for any other section).")] = None,
          live: Annotated[Path | None, typer.Option(help="dvclive directory (default: dvclive/<section>).")] = None,
-         params: Params = Path("params.yaml"), section: Section = None,
+         params: Params = Path("params.yaml"),
+         section: Annotated[str, typer.Option(
+             "--section", help="GRPO section: rl_reasoning, rl_all, rl_zero or any other rl_* section.")
+         ] = "rl_reasoning",
          seed: Annotated[int | None, typer.Option(
              help="Run the section with this seed instead of its own (dvc.yaml's per-seed stages).")] = None):
     """GRPO with rule-based rewards (rl_reasoning: A to B; rl_all: C to D; rl_zero: R1-Zero from the base)."""
     from r1pipe.config.grpo import GRPOSection
     from r1pipe.stages import grpo as stage
 
-    name = section or "rl_reasoning"
-    cfg = _section(params, name, GRPOSection)
+    defaults = RL_PATHS.get(section)
+    if defaults is None and (model is None or out is None):
+        raise R1pipeError(f"grpo --section {section}: has no default paths (only {', '.join(RL_PATHS)} do); "
+                          "give --model and --out")
+    model, out = model or Path(defaults[0]), out or Path(defaults[1])
+    cfg = _section(params, section, GRPOSection)
     if seed is not None:
         cfg = cfg.model_copy(update={"seed": seed})
-    stage.run(cfg, name, model, data, out, live or Path("dvclive") / name)
+    stage.run(cfg, section, model, data, out, live or Path("dvclive") / section)
 
 
 @app.command("reject-sample")

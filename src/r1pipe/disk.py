@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 
@@ -30,3 +31,16 @@ def cache_dir() -> Path:
     """Where r1pipe keeps what it measured or fetched once (GEMM rates, model files): ``R1PIPE_CACHE``, else
     ``~/.cache/r1pipe``."""
     return Path(os.environ.get("R1PIPE_CACHE", Path.home() / ".cache" / "r1pipe"))
+
+
+def weights_bytes(model_dir: Path | str) -> int:
+    """The size of a model directory's weight files (safetensors, or PyTorch's .bin)."""
+    return sum(f.stat().st_size for f in Path(model_dir).rglob("*") if f.suffix in (".safetensors", ".bin"))
+
+
+def free_bytes(path: Path | str) -> int:
+    """Free space on the filesystem of ``path`` (its nearest existing parent)."""
+    path = Path(path).resolve()
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free

@@ -26,7 +26,7 @@ import tempfile
 import typing
 from typing import Any, ClassVar
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from r1pipe.config import Section
 
@@ -106,6 +106,68 @@ def choices(name: str, key: str) -> list[str] | None:
     return found if len(found) >= 2 else None
 
 
+def yielding(name: str, ours: dict[str, Any], given: dict[str, Any]) -> set[str]:
+    """Those of r1pipe's defaults ``ours`` that would change what a ``given`` setting becomes in TRL's config
+    class ``name``: r1pipe's ``activation_checkpointing: false`` beside a pasted ``gradient_checkpointing: true``
+    (TRL's former name, which the new name overrides)."""
+    return _yielding(name, _key(ours), _key(given))
+
+
+def _key(settings: dict) -> str:
+    import json
+
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+def _build(name: str, settings: dict):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TRL's deprecation notes of the aliases being probed
+        return trl_class(name)(output_dir=tempfile.gettempdir(), **settings)
+
+
+@functools.cache
+def _alone(name: str, given_json: str) -> dict | None:
+    """What TRL makes of the given settings on its own defaults (on this machine: ``use_cpu`` without a GPU):
+    its normalised values (``report_to: none`` is ``[]``) are what r1pipe compares against."""
+    import json
+
+    import torch
+
+    given = json.loads(given_json)
+    try:
+        config = _build(name, {"use_cpu": not torch.cuda.is_available(), **given})
+    except Exception:  # noqa: BLE001 - a setting TRL needs a companion for: build_trl reports TRL's own refusal
+        return None
+    return {key: getattr(config, key) for key in given}
+
+
+def unreached(name: str, config, given: dict[str, Any]) -> list[str]:
+    """The keys of ``given`` that the built ``config`` holds otherwise than TRL makes them on its own."""
+    alone = _alone(name, _key(given))
+    return [key for key in given if alone is not None and getattr(config, key) != alone[key]]
+
+
+@functools.cache
+def _yielding(name: str, ours_json: str, given_json: str) -> set[str]:
+    import json
+
+    ours, given = json.loads(ours_json), json.loads(given_json)
+
+    def wrong(settings: dict) -> int:
+        try:
+            return len(unreached(name, _build(name, settings), given))
+        except Exception:  # noqa: BLE001 - refused without this default: it does not yield
+            return len(given) + 1
+
+    now = wrong({**ours, **given})
+    if not now:
+        return set()
+    # One default at a time: those whose absence lets more of the given settings through.
+    return {k for k in ours if k not in given and wrong({**{o: v for o, v in ours.items() if o != k}, **given}) < now}
+
+
 # Names users bring from r1pipe's older params and from habit, and TRL's for them.
 FORMER_NAMES = {"batch_size": "per_device_train_batch_size", "grad_accum": "gradient_accumulation_steps",
                 "lr_scheduler": "lr_scheduler_type", "epochs": "num_train_epochs", "lr": "learning_rate"}
@@ -134,22 +196,34 @@ class TRLSection(Section):
     # r1pipe's defaults for TRL fields of this section, where they differ from TRL's: name -> (value, reason).
     TRL_DEFAULTS: ClassVar[dict[str, tuple[Any, str]]] = {}
 
-    save_steps: int = Field(0, ge=0, description="Checkpoint every N optimizer steps into the work directory "
-                            "beside the output; a killed run, rerun with the same inputs, resumes from the last one. "
-                            "0: never.")
+    save_steps: int | float = Field(
+        0.25, ge=0, description="Checkpoint every N optimizer steps into the work directory beside the output, or, "
+        "below 1, every such share of the run (0.25: four times); a killed or failed run, rerun with the same "
+        "inputs, resumes from the last one. 0: never.")
     warmup_ratio: float | None = Field(None, ge=0, lt=1, description="Warm up over this share of the steps (TRL's "
                                        "warmup_steps below 1 means the same; set one of the two).")
+
+    @field_validator("save_steps")
+    @classmethod
+    def _steps_or_share(cls, value):
+        if isinstance(value, float) and value >= 1 and not value.is_integer():
+            raise ValueError("a number of steps (an integer) or, below 1, a share of the run")
+        return int(value) if value >= 1 else value
 
     def trl_given(self) -> dict[str, Any]:
         """The TRL settings the params file gives."""
         return dict(self.model_extra or {})
 
     def trl_settings(self) -> dict[str, Any]:
-        """Every TRL setting r1pipe passes: its defaults, then the params file's (which win)."""
+        """Every TRL setting r1pipe passes: its defaults, then the params file's (which win). A default of
+        r1pipe's for a field that a given setting moves (TRL's old name for it) is left out, so that TRL sees the
+        user's setting alone."""
         given = self.trl_given()
         ratio = {"warmup_steps": self.warmup_ratio} if self.warmup_ratio is not None else {}
-        return {**common_defaults(), **{k: v for k, (v, _) in self.TRL_DEFAULTS.items()}, "seed": self.seed,
-                "data_seed": self.seed, **ratio, **given}
+        ours = {**common_defaults(), **{k: v for k, (v, _) in self.TRL_DEFAULTS.items()}, "seed": self.seed,
+                "data_seed": self.seed, **ratio}
+        moved = yielding(self.TRL_CONFIG, ours, given) if given else set()
+        return {**{k: v for k, v in ours.items() if k not in moved}, **given}
 
     def resolved(self) -> dict[str, Any]:
         """What the stage runs with, for its manifest: the section as given and with r1pipe's defaults, and under
@@ -200,11 +274,18 @@ class TRLSection(Section):
         config_class = config_class or trl_class(self.TRL_CONFIG)
         settings = {"output_dir": tempfile.gettempdir(), **self.trl_settings(), **overrides}
         try:
-            return config_class(**settings)
+            config = config_class(**settings)
         except (ValueError, TypeError) as e:
             message = " ".join(str(e).split())
             key = next((k for k in self.trl_given() if re.search(rf"\b{re.escape(k)}\b", message)), None)
             raise TRLSettingError(key or "", f"TRL's {self.TRL_CONFIG} refuses it: {message}") from None
+        # What reaches the trainer is what the params say: a setting that TRL's own post-processing changed
+        # (an alias, a default that wins over a given value) stops here, not in a run that silently differs.
+        given = {k: v for k, v in self.trl_given().items() if k not in overrides}
+        for key in unreached(self.TRL_CONFIG, config, given):
+            raise TRLSettingError(key, f"set to {given[key]!r}, but the TRL config r1pipe builds holds "
+                                  f"{getattr(config, key)!r}: r1pipe would not run what the params say")
+        return config
 
     @classmethod
     def explain(cls, key: str) -> str:

@@ -24,7 +24,6 @@ from r1pipe.artifacts import fingerprint, stage_output, work_dir
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
 from r1pipe.data.templates import apply_template, mark_prefilled
-from r1pipe.disk import write_json_atomic
 from r1pipe.engines import Sampling, open_engine
 from r1pipe.engines.journal import Journal
 from r1pipe.metrics import eval_metrics
@@ -67,7 +66,10 @@ def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampl
 
 def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None = None, engine=None) -> dict:
     name = name or Path(out).stem
-    with work_dir(out) as work, stage_output(f"eval {name}", out, code=__name__, manifest=False) as run:
+    samples, per_problem = Path(out).with_suffix(".samples.json"), Path(out).with_suffix(".problems.json")
+    inputs = {"model": model, "data": data, **cfg.local_files()}
+    with work_dir(out) as work, stage_output(f"eval {name}", out, code=__name__, manifest=False, inputs=inputs,
+                                             side=(samples, per_problem)) as run:
         set_seed(cfg.seed)
         suites = []  # (benchmark, its rows), all read before the model loads
         for bench in cfg.benchmarks:
@@ -78,8 +80,7 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
         unsafe = require_sandbox([r.get("task", "math") for _, rows in suites for r in rows], cfg.sandbox, "eval")
         engine = open_engine(cfg, model, engine)
         # Finished batches are kept in the work directory: a killed run resumes from them.
-        journal = Journal(work, fingerprint(cfg.model_dump(), {"model": model, "data": data, **cfg.local_files()},
-                                            __name__))
+        journal = Journal(work, fingerprint(cfg.model_dump(), inputs, __name__))
         results, examples, problems = {}, {}, {}
         for b, rows in suites:
             sampling = Sampling(cfg.temperature if b.temperature is None else b.temperature,
@@ -98,11 +99,9 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
             results["dtype"] = dtype
         if unsafe:  # beside the benchmarks' blocks, so that the report and `dvc metrics show` say so
             results["sandbox"] = run.numbers["sandbox"] = unsafe
-        samples, per_problem = Path(out).with_suffix(".samples.json"), Path(out).with_suffix(".problems.json")
-        write_json_atomic(samples, examples)
-        write_json_atomic(per_problem, problems)
-        write_json_atomic(out, results)
-        run.wrote.update(samples=samples, problems=per_problem)
+        run.write_json(samples, examples, "samples")
+        run.write_json(per_problem, problems, "problems")
+        run.write_json(out, results)
         run.numbers.update({f"{b} {key}": m[key] for b, m in results.items() if isinstance(m, dict)
                             for key in ("pass@1", "cons@k", "format_rate")})
     return results

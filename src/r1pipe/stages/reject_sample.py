@@ -30,7 +30,6 @@ from r1pipe.data.io import load_prompts
 from r1pipe.data.judge import RUBRIC, judge_scores
 from r1pipe.data.rejection import reject_sample
 from r1pipe.data.templates import apply_template, mark_prefilled
-from r1pipe.disk import write_json_atomic
 from r1pipe.engines import Sampling, make_engine, open_engine
 from r1pipe.engines.journal import Journal
 from r1pipe.rewards import combined_groups, score_groups
@@ -57,7 +56,8 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
         judge_engine=None) -> dict:
     inputs = {"data": data, **({"model": model} if model else {}), **cfg.local_files()}
     with work_dir(out) as work, stage_output("reject-sample", out, code=__name__, params=cfg.resolved(),
-                                             inputs=inputs, parent=str(model) if model else None) as run:
+                                             inputs=inputs, parent=str(model) if model else None,
+                                             side=(metrics,)) as run:
         set_seed(cfg.seed)
         rows = load_prompts(data, "train", cfg.max_prompts)
         unsafe = require_sandbox([r.get("task", "math") for r in rows], cfg.sandbox, "reject_sample")
@@ -97,15 +97,15 @@ def run(cfg: RejectSampleSection, model: Path, data: Path, out: Path, metrics: P
         stats["mean_tokens_sampled"] = sum(lengths) / len(lengths) if lengths else 0.0
         stats["mean_tokens_kept"] = sum(r["n_tokens"] for r in kept) / len(kept) if kept else 0.0
         if not kept:
-            write_json_atomic(metrics, stats)
-            raise R1pipeError(f"reject-sample kept no sample: every one failed a filter (statistics in {metrics})")
+            rejected = ", ".join(f"{f} rejected {v['rejected']}" for f, v in stats["filters"].items())
+            raise R1pipeError(f"reject-sample kept no sample of {stats['sampled']}: every one failed a filter "
+                              f"({rejected})")
         if cfg.non_reasoning and cfg.non_reasoning_ratio:
             n = round(len(kept) * cfg.non_reasoning_ratio / (1 - cfg.non_reasoning_ratio))
             kept += non_reasoning_rows(cfg.non_reasoning, n, cfg.seed)
             stats["non_reasoning"] = len(kept) - stats["kept"]
         Dataset.from_list(kept).save_to_disk(str(run.dir))
-        write_json_atomic(metrics, stats)
+        run.write_json(metrics, stats, "metrics")
         run.extra["stats"] = stats
-        run.wrote["metrics"] = metrics
         run.numbers.update({key: stats[key] for key in ("sampled", "accepted", "kept", "acceptance_rate")})
     return stats

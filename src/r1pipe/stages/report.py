@@ -27,7 +27,6 @@ from pathlib import Path
 from r1pipe import R1pipeError, hardware
 from r1pipe.artifacts import read_manifest, run_log_path, stage_output
 from r1pipe.config.report import ROLES, ReportSection
-from r1pipe.disk import write_json_atomic
 from r1pipe.metrics import mean_se
 from r1pipe.progress import console
 
@@ -476,7 +475,8 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     evals = read_evals(cfg.models, metrics_dir, seeds_dir)
     logs = rl_curves(live_dir)
     found = assess(evals, cfg.models, logs, models_dir)
-    with stage_output("report", out, code=__name__, params=cfg.resolved()) as run:
+    side = (Path(metrics_out),) if metrics_out else ()
+    with stage_output("report", out, code=__name__, params=cfg.resolved(), side=side) as run:
         stages = compute(models_dir, metrics_dir, cfg.models)
         run.log["compute"] = {claim: {n: {"seconds": round(c["seconds"], 2), "rl_completions": c["rl_completions"],
                                           "tflop": round(c["tflop"], 4)} for n, c in cost.items()}
@@ -490,7 +490,7 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
         if logs:
             plot_curves(logs, run.dir / "rl_curves.png")
         run.numbers.update({"models": len([n for n in cfg.models if n in evals.metrics]), "rl curves": len(logs)})
-    if metrics_out:
-        table = {"pass@1": {n: round(100 * evals.metrics[n][found.bench]["pass@1"], 2) for n in cfg.models
-                            if n in evals.metrics}, "claims": found.deltas}
-        write_json_atomic(Path(metrics_out), table)
+        if metrics_out:
+            table = {"pass@1": {n: round(100 * evals.metrics[n][found.bench]["pass@1"], 2) for n in cfg.models
+                                if n in evals.metrics}, "claims": found.deltas}
+            run.write_json(Path(metrics_out), table, "metrics")

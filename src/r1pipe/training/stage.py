@@ -14,8 +14,9 @@ from pathlib import Path
 
 from transformers import set_seed
 
-from r1pipe import artifacts, distributed
+from r1pipe import R1pipeError, artifacts, distributed
 from r1pipe.artifacts import stage_output
+from r1pipe.disk import free_bytes, weights_bytes
 from r1pipe.training.callbacks import Diverged, DivergenceGuard
 from r1pipe.training.model import base_model
 from r1pipe.training.resume import diverged, resume_point
@@ -33,6 +34,8 @@ def training_stage(stage: str, cfg, out: Path, *, code: str, model: Path, inputs
     warning, the compute), which goes to the run log; all of them to the summary."""
     with stage_output(stage, out, code=code, params=cfg.resolved(), inputs=inputs, parent=parent) as run, \
             artifacts.work_dir(out, keep=(Diverged,)) as work:
+        if distributed.is_main():
+            require_room(out, model, checkpoints=bool(cfg.save_steps))
         resume = resume_point(work, cfg, {"model": model, **inputs}, code)
         set_seed(cfg.seed)  # before the trainer is built: its model init and data order draw from it
         try:
@@ -46,6 +49,19 @@ def training_stage(stage: str, cfg, out: Path, *, code: str, model: Path, inputs
         run.numbers.update(numbers, **(extra or {}), resumed_from_step=run.log["resumed_from_step"],
                            **({"warning": warning} if warning else {}))
         run.wrote.update(wrote or {})
+
+
+def require_room(out: Path, model: Path, checkpoints: bool) -> None:
+    """Stop before training where the disk of ``out`` cannot hold what the run will save: the trained model (its
+    weights stay float32, the size of ``model``'s), and with checkpoints one more copy with the optimizer's two
+    moments (AdamW: twice the weights). A full disk found at the final save would cost the whole run."""
+    weights = weights_bytes(model)
+    need = weights * (4 if checkpoints else 1)
+    free = free_bytes(out.parent)
+    if free < need:
+        what = "the trained model and a checkpoint with its optimizer state" if checkpoints else "the trained model"
+        raise R1pipeError(f"{out.parent}: {free / 2**20:.1f} MiB free, and {what} need about {need / 2**20:.1f} MiB "
+                          f"({model}'s weights are {weights / 2**20:.1f} MiB): nothing was trained")
 
 
 def count_work(trainer) -> Work:
