@@ -269,8 +269,8 @@ def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None 
     ``inputs`` (role -> path) are what the stage reads: recorded in the manifest, and under DVC checked against
     the stage's deps (``dvcdeps``). With ``manifest=False`` the stage writes its own files (eval's metrics
     JSON) through ``run.write_json`` and ``run.dir`` is None; ``side`` names the files it will write beside
-    ``out``, checked before it starts like the output (:func:`claim_output`). Every file the stage writes and its run log take their names
-    together, at the end: a failure leaves none of them.
+    ``out``, checked before it starts like the output (:func:`claim_output`). Every file the stage writes and
+    its run log take their names together, at the end: a failure leaves none of them.
 
     Under N processes (torchrun, accelerate launch) every process runs the body, with the
     main process's temporary directory as ``run.dir`` (a trainer's ``save_model`` gathers the
