@@ -192,13 +192,30 @@ def _format_error(path: Path, section: str, err: ValidationError) -> str:
     return f"{path}: {key}: {msg}"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice (line {key_node.start_mark.line + 1}); keep one",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_params(path: Path) -> dict:
     """Read the params file; check that it is a mapping of known sections. Return the raw mapping."""
     path = Path(path)
     if not path.is_file():
         raise R1pipeError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}
+    except yaml.constructor.ConstructorError as e:
+        raise R1pipeError(f"{path}: {e.problem}") from None
     except yaml.YAMLError as e:
         raise R1pipeError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(raw, dict):

@@ -27,6 +27,9 @@ class TrainSection(TRLSection, TrainableLayers):
     }
 
     max_samples: int | None = Field(None, ge=1, description="Use at most this many training rows.")
+    max_truncated_share: float = Field(
+        0.05, ge=0, le=1, description="Warn (run log, summary, report) when more than this share of the training "
+        "rows is cut at max_length: their completions lose their ends, the <answer> among them.")
 
 
 class ColdstartSection(TrainSection):

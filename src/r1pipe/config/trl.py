@@ -181,9 +181,24 @@ def closest(key: str, names) -> str | None:
     return match[0] if match else next((n for n in sorted(names, key=len) if key in n), None)
 
 
-# Settings TRL's dataclasses accept below 0, which fail only once training starts (torch's optimizer refuses a
-# negative learning rate, after the model has loaded).
-NON_NEGATIVE = ("learning_rate", "weight_decay", "max_grad_norm")
+# Settings that must be above 0, not merely not negative: a temperature of 0 divides the logits by zero.
+POSITIVE = ("temperature",)
+
+
+def negative_refusal(name: str, key: str, value) -> str | None:
+    """Why a numeric ``value`` of TRL field ``key`` is no value a user means, or None. TRL's dataclasses take a
+    negative number for any setting (``max_steps: -5`` trains for the epochs instead, a negative learning rate
+    fails after the model has loaded); only a field whose own default is a negative sentinel (``max_steps: -1``,
+    "unset") may take that one value."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if key in POSITIVE and value <= 0:
+        return f"{value} must be above 0"
+    if value < 0 and value != trl_fields(name)[key].default:
+        default = trl_fields(name)[key].default
+        sentinel = f" (TRL's {default} means unset)" if isinstance(default, (int, float)) and default < 0 else ""
+        return f"{value} is negative{sentinel}; TRL takes it as given and the run fails or does something else"
+    return None
 
 
 class TRLSection(Section):
@@ -261,9 +276,10 @@ class TRLSection(Section):
             allowed = choices(self.TRL_CONFIG, key)
             if allowed and value not in allowed:
                 raise TRLSettingError(key, f"{value!r} is not one of TRL's values: {', '.join(allowed)}")
-        for key in NON_NEGATIVE:
-            if isinstance(given.get(key), (int, float)) and given[key] < 0:
-                raise TRLSettingError(key, f"{given[key]} is negative; TRL takes it as given and the run fails later")
+        for key, value in given.items():
+            refusal = negative_refusal(self.TRL_CONFIG, key, value)
+            if refusal:
+                raise TRLSettingError(key, refusal)
         if "warmup_steps" in given and self.warmup_ratio is not None:
             raise TRLSettingError("warmup_ratio", "set warmup_ratio or TRL's warmup_steps, not both")
         self.build_trl()

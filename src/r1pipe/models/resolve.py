@@ -10,6 +10,7 @@ ordinary local model directories.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,11 +125,29 @@ def _readable(path: Path, what: str):
         raise R1pipeError(f"{path}: cannot load the {what} ({type(e).__name__}: {reason})") from None
 
 
+# Set to 1 to load a model whose files lack weights its config needs (they start random): for the rare run that
+# means it, such as a model grown by layers on purpose.
+ALLOW_MISSING = "R1PIPE_ALLOW_MISSING_WEIGHTS"
+
+
 def load_model(path: str | Path, dtype=torch.float32):
-    """Training keeps float32 master weights: bf16 weights swallow small updates silently."""
+    """Training keeps float32 master weights: bf16 weights swallow small updates silently.
+
+    transformers fills a weight the files lack at random and only says so in a log line; a checkpoint cut
+    short or a config with more layers than its weights would then train or be scored as if whole. So any
+    missing, unexpected or mismatched tensor stops here, named (unless ``R1PIPE_ALLOW_MISSING_WEIGHTS=1``)."""
     path = require_model_dir(path)
     with _readable(path, "model"):
-        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        model, info = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, output_loading_info=True)
+    wrong = {kind: sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get(kind) or [])
+             for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    wrong = {kind: names for kind, names in wrong.items() if names}
+    if wrong and os.environ.get(ALLOW_MISSING) != "1":
+        said = "; ".join(f"{len(names)} {kind.replace('_keys', '')} ({', '.join(names[:3])}"
+                         f"{', ...' if len(names) > 3 else ''})" for kind, names in wrong.items())
+        raise R1pipeError(f"{path}: its weight files do not match its config: {said}; transformers would fill "
+                          f"the missing ones at random (set {ALLOW_MISSING}=1 if that is meant)")
+    return model
 
 
 def load_tokenizer(path: str | Path):

@@ -6,6 +6,7 @@ model they start from and which rows they train on.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -52,6 +53,31 @@ def build_trainer(model_dir: Path, rows: Dataset, cfg: TrainSection, work_dir: P
                          peft_config=lora_config(cfg.lora, model))
 
 
+def row_counts(trainer, rows: Dataset) -> dict:
+    """How much of ``rows`` a run used: rows trained (TRL drops those that truncation leaves with no completion
+    token), rows dropped, rows cut at ``max_length`` and the completion tokens cut from them. The lengths before
+    the cut come from TRL's own preparation (the same template and tokenizer), run once more without it."""
+    counts = {"rows_trained": len(trainer.train_dataset), "rows_dropped": len(rows) - len(trainer.train_dataset)}
+    limit = trainer.args.max_length
+    if limit is None or trainer.args.packing:
+        return counts
+    whole = trainer._prepare_dataset(rows, trainer.processing_class, dataclasses.replace(trainer.args, max_length=None),
+                                     packing=False, formatting_func=None, dataset_name="uncut")
+    cut = [sum(label != -100 for label in r["labels"][limit:]) if trainer.args.truncation_mode == "keep_start"
+           else sum(label != -100 for label in r["labels"][:-limit]) for r in whole if len(r["input_ids"]) > limit]
+    return {**counts, "rows_truncated": len(cut), "completion_tokens_cut": int(sum(cut))}
+
+
+def truncation_warning(counts: dict, cfg: TrainSection) -> str | None:
+    rows = counts["rows_trained"] + counts["rows_dropped"]
+    share = counts.get("rows_truncated", 0) / max(rows, 1)
+    if share <= cfg.max_truncated_share:
+        return None
+    return (f"{counts['rows_truncated']} of {rows} rows ({share:.0%}) are longer than max_length "
+            f"{cfg.trl_setting('max_length')}: {counts['completion_tokens_cut']} completion tokens cut, "
+            f"{counts['rows_dropped']} rows dropped; raise max_length or max_truncated_share")
+
+
 def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path, label: str,
               resume: tuple[str | None, int] = (None, 0)) -> dict:
     """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``), from the checkpoint ``resume``
@@ -59,19 +85,22 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
     resume, resume_step = resume
     rows = training_rows(rows, cfg)
     trainer = build_trainer(model_dir, rows, cfg, work_dir, label)
+    counts = row_counts(trainer, rows)
     quiet(trainer)
     count_work(trainer)
     work = timed_train(trainer, resume)
     save_trained(trainer, out_dir)
     history = save_log_history(trainer, out_dir)
     losses = [h["loss"] for h in history if "loss" in h]
+    warnings = [w for w in (truncation_warning(counts, cfg), dead_run(history)) if w]
     return {
         "train_rows": len(rows),
+        **counts,
         "steps": trainer.state.global_step,
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
         "resumed_from_step": resume_step,
-        "warning": dead_run(history),
+        "warning": "; ".join(warnings) or None,
         "work": work,
     }
 
