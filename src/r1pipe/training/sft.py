@@ -6,7 +6,6 @@ model they start from and which rows they train on.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import torch
@@ -61,8 +60,14 @@ def row_counts(trainer, rows: Dataset) -> dict:
     limit = trainer.args.max_length
     if limit is None or trainer.args.packing:
         return counts
-    whole = trainer._prepare_dataset(rows, trainer.processing_class, dataclasses.replace(trainer.args, max_length=None),
-                                     packing=False, formatting_func=None, dataset_name="uncut")
+    # The trainer's own args with the cut off (a new config object would reset accelerate's state under the
+    # trainer's feet), restored at once.
+    trainer.args.max_length = None
+    try:
+        whole = trainer._prepare_dataset(rows, trainer.processing_class, trainer.args, packing=False,
+                                         formatting_func=None, dataset_name="uncut")
+    finally:
+        trainer.args.max_length = limit
     cut = [sum(label != -100 for label in r["labels"][limit:]) if trainer.args.truncation_mode == "keep_start"
            else sum(label != -100 for label in r["labels"][:-limit]) for r in whole if len(r["input_ids"]) > limit]
     return {**counts, "rows_truncated": len(cut), "completion_tokens_cut": int(sum(cut))}
