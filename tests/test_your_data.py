@@ -58,7 +58,8 @@ def test_a_folder_of_the_users_given_as_out_survives(tiny_dir):
     for out in (".", "..", str(tiny_dir), str(tiny_dir.parent)):
         proc = r1pipe("prepare", "--out", out, cwd=tiny_dir)
         assert proc.returncode == 2 and "is the working directory, a folder above it" in said(proc), out
-    assert not [p for p in tiny_dir.parent.rglob(".*tmp-*")]  # no hidden temporary folder left anywhere
+    # No hidden temporary folder left, here or above.
+    assert not [*tiny_dir.rglob(".*tmp-*"), *tiny_dir.parent.glob(".*tmp-*"), *tiny_dir.parent.parent.glob(".*tmp-*")]
     assert (tiny_dir / "params.yaml").is_file()
 
     # r1pipe's own output of the same stage is replaced; another stage's is not.

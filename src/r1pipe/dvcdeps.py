@@ -40,8 +40,12 @@ def require_declared(reads: dict[str, Path | str]) -> None:
         return
     from dvc.repo import Repo
 
-    with Repo(root) as repo:
-        stage = repo.stage.collect(addressing)[0]
+    # The stage's own workspace, found from where DVC runs it: `dvc exp run --temp` runs it in a copy of the
+    # repository and points DVC_ROOT at the original.
+    workspace = Repo.find_root(os.getcwd())
+    dvcfile, _, name = addressing.rpartition(":")
+    with Repo(workspace) as repo:
+        stage = repo.stage.collect(f"{Path(workspace, dvcfile or 'dvc.yaml')}:{name}")[0]
         missing = undeclared(reads, declared(stage))
     if missing:
         files = ", ".join(f"{path} ({role})" for role, path in missing.items())
