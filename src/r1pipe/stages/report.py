@@ -441,7 +441,8 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
     if found.warnings:
         parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing (dead: a claim that rests "
                   "on one tests nothing), or whose sampled accuracy fell far below where it started and stayed "
-                  "there (collapsed: a claim that rests on one says so).", "",
+                  "there (collapsed: a claim that rests on one says so), or that trained on rows cut at "
+                  "max_length (their completions lost their ends).", "",
                   *(f"- {line}" for line in found.warnings), ""]
     if found.unsafe:
         parts += ["## Code graded without the sandbox", "",
