@@ -298,3 +298,15 @@ def test_the_chains_report_reads_the_curves_dvclive_wrote(chain):
     for name in curves:
         trained = [h for h in json.loads((chain / "models" / name / "train_log.json").read_text()) if "reward" in h]
         assert [(h["step"], h["reward"]) for h in curves[name]] == [(h["step"], h["reward"]) for h in trained]
+
+
+def test_rl_completions_count_what_trls_trainer_generates():
+    """The gpu preset's rl_reasoning: 16 completions a micro-batch, 8 micro-batches a step, on 4 GPUs, 500
+    steps: 256,000 completions (counting max_steps x batch x processes alone gave 32,000, 8x too few); each
+    generation batch used for 2 passes halves what was generated."""
+    from r1pipe.stages.report import rl_completions
+
+    gpu = {"max_steps": 500, "per_device_train_batch_size": 16, "gradient_accumulation_steps": 8}
+    assert rl_completions(gpu, processes=4) == 500 * 16 * 8 * 4 == 256_000
+    assert rl_completions({**gpu, "num_iterations": 2}, processes=4) == 128_000
+    assert rl_completions({"max_steps": 2, "per_device_train_batch_size": 4}, processes=1) == 8  # the tiny chain

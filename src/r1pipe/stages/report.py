@@ -183,10 +183,18 @@ def ancestors(path: Path) -> set[Path]:
     return seen
 
 
+def rl_completions(settings: dict, processes: int) -> int:
+    """The completions a GRPO run generated, the way TRL's trainer does: each optimizer step takes
+    ``per_device_train_batch_size`` completions per micro-batch, ``gradient_accumulation_steps`` micro-batches,
+    on every process; a generation batch is reused for ``num_iterations`` passes."""
+    per_step = settings.get("per_device_train_batch_size", 0) * settings.get("gradient_accumulation_steps", 1)
+    return settings.get("max_steps", 0) * per_step * processes // max(settings.get("num_iterations", 1), 1)
+
+
 def recipe_costs(models_dir: Path, left: str, right: str) -> dict[str, dict]:
     """What each side of a comparison cost beyond what both share (the base, the prompts): per side, the
-    outputs counted, their RL completions (max_steps x completions per step x processes, from the manifests
-    and run logs), their seconds and TFLOP (from the run logs)."""
+    outputs counted, their RL completions (:func:`rl_completions`, from the manifests and run logs), their
+    seconds and TFLOP (from the run logs)."""
     mine = {name: ancestors(Path(models_dir) / name) for name in (left, right)}
     costs = {}
     for name, other in ((left, right), (right, left)):
@@ -199,8 +207,7 @@ def recipe_costs(models_dir: Path, left: str, right: str) -> dict[str, dict]:
             if manifest["stage"].startswith("rl_"):
                 # The settings it ran with, TRL's defaults included (older manifests: the keys params gave).
                 params = {**manifest["params"], **manifest["params"].get("trl", {}).get("settings", {})}
-                cost["rl_completions"] += (params.get("max_steps", 0) * params.get("per_device_train_batch_size", 0)
-                                           * log.get("processes", 1))
+                cost["rl_completions"] += rl_completions(params, log.get("processes", 1))
             cost["outputs"].append(str(path))
         costs[name] = cost
     return costs
