@@ -223,3 +223,15 @@ def test_a_key_given_twice_is_refused(tmp_path):
     params.write_text("coldstart:\n  max_steps: 3\ncoldstart:\n  max_steps: 5\n")
     with pytest.raises(R1pipeError, match=r"'coldstart' is given twice \(line 3\)"):
         load_params(params)
+
+
+def test_rows_without_a_worked_solution_are_left_out_and_said(capsys):
+    from r1pipe.data.io import sft_pairs
+
+    rows = Dataset.from_list([{"prompt": [{"role": "user", "content": f"{i} + 1?"}], "answer": str(i + 1),
+                               "solution": f"{i} + 1 = {i + 1}" if i % 4 == 0 else ""} for i in range(8)])
+    pairs = sft_pairs(rows, "data/prompts")
+    assert len(pairs) == 2 and pairs[1]["prompt"][0]["content"] == "4 + 1?"
+    assert "data/prompts: 6 of 8 rows have no worked solution and are left out of SFT" in capsys.readouterr().err
+    with pytest.raises(R1pipeError, match=r"no row has a worked solution .*columns: \{solution: <column>\}"):
+        sft_pairs(rows.filter(lambda r: not r["solution"]), "data/prompts")

@@ -52,9 +52,17 @@ def sft_pairs(ds: Dataset, where: str | Path) -> Dataset:
         require_columns(ds, ["prompt"], where)
         return ds.select_columns(["prompt", "completion"])
     require_columns(ds, ["prompt", "solution", "answer"], where)
+    given = len(ds)
     ds = ds.filter(lambda r: bool(r["solution"]))
     if len(ds) == 0:
-        raise R1pipeError(f"{where}: no row has a worked solution to train on")
+        raise R1pipeError(f"{where}: no row has a worked solution to train on (SFT trains on the `solution` "
+                          "column: map yours with the source's `columns: {solution: <column>}`, or give "
+                          "prompt/completion rows)")
+    if len(ds) < given:  # said, not silent: these rows are in the data but not in the training
+        from r1pipe.progress import console
+
+        console.print(f"{where}: {given - len(ds)} of {given} rows have no worked solution and are left out of "
+                      "SFT (`rows_left_out` in the summary and manifest)")
     return ds.map(
         lambda r: {"completion": [{"role": "assistant", "content": render_completion(r["solution"], r["answer"])}]},
         remove_columns=[c for c in ds.column_names if c != "prompt"],

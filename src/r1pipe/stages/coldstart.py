@@ -20,5 +20,6 @@ from r1pipe.training.sft import sft_stage
 
 def run(cfg: ColdstartSection, model: Path, data: Path, out: Path) -> None:
     require_model_dir(model)
-    rows = sft_pairs(load_split(data, "train"), data)
-    sft_stage("coldstart", cfg, model, rows, data, out, code=__name__)
+    given = load_split(data, "train")
+    rows = sft_pairs(given, data)
+    sft_stage("coldstart", cfg, model, rows, data, out, code=__name__, rows_given=len(given))

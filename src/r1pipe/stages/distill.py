@@ -20,7 +20,8 @@ from r1pipe.training.sft import sft_stage
 
 
 def run(cfg: DistillSection, data: Path, out: Path, student: Path | None = None) -> None:
-    rows = sft_pairs(load_split(data), data)
+    given = load_split(data)
+    rows = sft_pairs(given, data)
     ref = ModelRef(model=str(student)) if student else cfg.student
     init = out.parent / f".{out.name}.init"
     if distributed.is_main():
@@ -28,7 +29,7 @@ def run(cfg: DistillSection, data: Path, out: Path, student: Path | None = None)
         materialize(ref, cfg.seed, init)
     distributed.barrier()
     try:
-        sft_stage("distill", cfg, init, rows, data, out, code=__name__, parent=ref.model)
+        sft_stage("distill", cfg, init, rows, data, out, code=__name__, rows_given=len(given), parent=ref.model)
     finally:
         if distributed.is_main():
             shutil.rmtree(init, ignore_errors=True)

@@ -15,5 +15,6 @@ from r1pipe.training.sft import sft_stage
 
 def run(cfg: SFTSection, model: Path, data: Path, out: Path) -> None:
     require_model_dir(model)
-    rows = sft_pairs(load_split(data), data)
-    sft_stage("sft", cfg, model, rows, data, out, code=__name__)
+    given = load_split(data)
+    rows = sft_pairs(given, data)
+    sft_stage("sft", cfg, model, rows, data, out, code=__name__, rows_given=len(given))

@@ -111,13 +111,16 @@ def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, 
 
 
 def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, data: Path, out: Path, code: str,
-              parent: str | None = None) -> None:
+              parent: str | None = None, rows_given: int | None = None) -> None:
     """Train ``model_dir`` on ``rows`` inside the stage skeleton (atomic output, manifest, summary).
 
-    ``code`` is the calling stage's module, whose code hash the run log records.
+    ``code`` is the calling stage's module, whose code hash the run log records; ``rows_given``, the rows of the
+    data ``rows`` came from (those without a worked solution are counted in the manifest and summary).
     """
     model_dir, out = Path(model_dir), Path(out)
     require_model_dir(model_dir)
     inputs = {"data": data} if parent else {"model": model_dir, "data": data}
+    extra = {"rows_left_out": rows_given - len(rows)} if rows_given is not None else None
     training_stage(stage, cfg, out, code=code, model=model_dir, inputs=inputs, parent=parent or str(model_dir),
-                   train=lambda out_dir, work, resume: train_sft(model_dir, rows, cfg, out_dir, work, stage, resume))
+                   train=lambda out_dir, work, resume: train_sft(model_dir, rows, cfg, out_dir, work, stage, resume),
+                   extra=extra)
