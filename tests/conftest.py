@@ -65,6 +65,20 @@ def runnable_here(preset: Path, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A random two-layer model of the tiny architecture, saved once per session: for tests that build a trainer
+    or load a model directly."""
+    from r1pipe.config.models import TinyModel
+    from r1pipe.models.tiny import build
+
+    path = tmp_path_factory.mktemp("tiny") / "model"
+    model, tok = build(TinyModel(num_layers=2, hidden_size=64, intermediate_size=64), seed=0)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
 @pytest.fixture
 def tiny_dir(tmp_path: Path) -> Path:
     shutil.copy(TINY, tmp_path / "params.yaml")

@@ -16,10 +16,8 @@ from r1pipe import R1pipeError
 from r1pipe.cli import _checks
 from r1pipe.config import load_params, section_class, validate
 from r1pipe.config.grpo import GRPOSection
-from r1pipe.config.models import TinyModel
 from r1pipe.config.sft import ColdstartSection
 from r1pipe.config.trl import OWNED, trl_class, trl_fields
-from r1pipe.models.tiny import build
 from r1pipe.training import grpo, sft
 from r1pipe.training.args import trl_args
 
@@ -57,15 +55,6 @@ NEEDS_A_COMPANION = {
     "assistant_only_loss": "conversational rows",
     "activation_offloading": "a GPU",
 }
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny") / "model"
-    model, tok = build(TinyModel(num_layers=1, hidden_size=64, intermediate_size=64), seed=0)
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
 
 
 def built_trainer(trl_name, section, model_dir, work_dir):

@@ -22,10 +22,8 @@ from conftest import TINY, invoke
 from r1pipe import R1pipeError
 from r1pipe.config import load_params, validate
 from r1pipe.config.grpo import GRPOSection
-from r1pipe.config.models import TinyModel
 from r1pipe.config.sft import ColdstartSection
 from r1pipe.models import load_model
-from r1pipe.models.tiny import build
 from r1pipe.training import sft
 
 
@@ -35,15 +33,6 @@ def r1pipe(*args, cwd):
 
 def said(proc) -> str:
     return (proc.stdout + proc.stderr).strip()
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny") / "model"
-    model, tok = build(TinyModel(num_layers=2, hidden_size=64, intermediate_size=64), seed=0)
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
 
 
 def test_a_folder_of_the_users_given_as_out_survives(tiny_dir):

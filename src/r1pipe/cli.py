@@ -42,6 +42,11 @@ app = _App(
     help="The DeepSeek-R1 training recipe as reproducible, incremental stages.",
 )
 
+# The section each command reads when --section is not given.
+DEFAULT_SECTIONS = {"base": "base", "prepare": "prepare", "coldstart": "coldstart", "grpo": "rl_reasoning",
+                    "reject-sample": "reject_sample", "sft": "sft", "distill": "distill", "eval": "eval",
+                    "report": "report"}
+
 Params = Annotated[Path, typer.Option("--params", help="Params file.")]
 Section = Annotated[str | None, typer.Option("--section", help="Params section (default: the command's name; "
                                               "or any section of the same type, e.g. base_student for base).")]
@@ -112,11 +117,6 @@ def check(params: Params = Path("params.yaml"),
             raise R1pipeError("\n".join(missing))
 
 
-# The section each command reads when --section is not given.
-DEFAULT_SECTIONS = {"base": "base", "prepare": "prepare", "coldstart": "coldstart", "grpo": "rl_reasoning",
-                    "reject-sample": "reject_sample", "sft": "sft", "distill": "distill", "eval": "eval",
-                    "report": "report"}
-
 
 @app.command()
 def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), section: Section = None):
@@ -124,7 +124,7 @@ def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), s
     from r1pipe.config.models import BaseSection
     from r1pipe.stages import base as stage
 
-    cfg = _section(params, section or "base", BaseSection)
+    cfg = _section(params, section or DEFAULT_SECTIONS["base"], BaseSection)
     _main_process_only(lambda: stage.run(cfg, out))
 
 
@@ -134,7 +134,7 @@ def prepare(out: Out = Path("data/prompts"), params: Params = Path("params.yaml"
     from r1pipe.config.prepare import PrepareSection
     from r1pipe.stages import prepare as stage
 
-    cfg = _section(params, section or "prepare", PrepareSection)
+    cfg = _section(params, section or DEFAULT_SECTIONS["prepare"], PrepareSection)
     _main_process_only(lambda: stage.run(cfg, out))
 
 
@@ -145,7 +145,7 @@ def coldstart(model: ModelDir = Path("models/base"), data: DataDir = Path("data/
     from r1pipe.config.sft import ColdstartSection
     from r1pipe.stages import coldstart as stage
 
-    stage.run(_section(params, section or "coldstart", ColdstartSection), model, data, out)
+    stage.run(_section(params, section or DEFAULT_SECTIONS["coldstart"], ColdstartSection), model, data, out)
 
 
 # Each RL section's default input and output: the chain's order (DESIGN.md). Any other section names both.
@@ -165,7 +165,7 @@ def grpo(model: Annotated[Path | None, typer.Option(
          params: Params = Path("params.yaml"),
          section: Annotated[str, typer.Option(
              "--section", help="GRPO section: rl_reasoning, rl_all, rl_zero or any other rl_* section.")
-         ] = "rl_reasoning",
+         ] = DEFAULT_SECTIONS["grpo"],
          seed: Annotated[int | None, typer.Option(
              help="Run the section with this seed instead of its own (dvc.yaml's per-seed stages).")] = None):
     """GRPO with rule-based rewards (rl_reasoning: A to B; rl_all: C to D; rl_zero: R1-Zero from the base)."""
@@ -193,7 +193,8 @@ def reject_sample(model: ModelDir = Path("models/B"), data: DataDir = Path("data
     from r1pipe.config.sampling import RejectSampleSection
     from r1pipe.stages import reject_sample as stage
 
-    stage.run(_section(params, section or "reject_sample", RejectSampleSection), model, data, out, metrics)
+    cfg = _section(params, section or DEFAULT_SECTIONS["reject-sample"], RejectSampleSection)
+    stage.run(cfg, model, data, out, metrics)
 
 
 @app.command()
@@ -203,7 +204,7 @@ def sft(model: ModelDir = Path("models/base"), data: DataDir = Path("data/sft"),
     from r1pipe.config.sft import SFTSection
     from r1pipe.stages import sft as stage
 
-    stage.run(_section(params, section or "sft", SFTSection), model, data, out)
+    stage.run(_section(params, section or DEFAULT_SECTIONS["sft"], SFTSection), model, data, out)
 
 
 @app.command()
@@ -214,7 +215,7 @@ def distill(data: DataDir = Path("data/sft"), out: Out = Path("models/student"),
     from r1pipe.config.sft import DistillSection
     from r1pipe.stages import distill as stage
 
-    stage.run(_section(params, section or "distill", DistillSection), data, out, student)
+    stage.run(_section(params, section or DEFAULT_SECTIONS["distill"], DistillSection), data, out, student)
 
 
 @app.command("eval")
@@ -224,7 +225,7 @@ def eval_(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts
     from r1pipe.config.sampling import EvalSection
     from r1pipe.stages import eval as stage
 
-    stage.run(_section(params, section or "eval", EvalSection), model, data, out)
+    stage.run(_section(params, section or DEFAULT_SECTIONS["eval"], EvalSection), model, data, out)
 
 
 @app.command()
@@ -243,7 +244,7 @@ def report(metrics_dir: Annotated[Path, typer.Option(help="Directory of eval met
     from r1pipe.config.report import ReportSection
     from r1pipe.stages import report as stage
 
-    cfg = _section(params, section or "report", ReportSection)
+    cfg = _section(params, section or DEFAULT_SECTIONS["report"], ReportSection)
     _main_process_only(lambda: stage.run(cfg, metrics_dir, out, models_dir, seeds_dir, metrics, live_dir))
 
 
