@@ -55,9 +55,17 @@ def kill_after(cmd: list[str], cwd, checkpoint) -> int:
     assert reached() and proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    # The newest checkpoint it finished writing: a kill during a save leaves that one half-written.
-    return max(int(p.name.split("-")[1]) for p in checkpoint.parent.glob("checkpoint-*")
-               if (p / "trainer_state.json").is_file())
+    # The newest checkpoint it finished writing: a kill during a save leaves that one half-written, its
+    # trainer_state.json (written last) missing or cut short.
+    return max(int(p.name.split("-")[1]) for p in checkpoint.parent.glob("checkpoint-*") if finished(p))
+
+
+def finished(checkpoint) -> bool:
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def same_bytes(a, b) -> bool:
