@@ -4,7 +4,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO, TINY, runnable_here, vllm_runs_here
+from conftest import REPO, TINY, invoke, runnable_here, vllm_runs_here
 from r1pipe import R1pipeError
 from r1pipe.cli import _checks
 from r1pipe.config import SECTIONS, load_params, load_section, section_class
@@ -55,9 +55,8 @@ def test_bad_values_name_file_and_key(tmp_path, section, changes, message):
     # A stage reads only its own section; `r1pipe check` reads them all.
     assert load_section(path, "coldstart" if section != "coldstart" else "sft", ColdstartSection
                         if section != "coldstart" else section_class("sft"))
-    proc = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--params", str(path)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and message in proc.stdout + proc.stderr
+    result = invoke("check", "--params", str(path), cwd=tmp_path)  # in-process; the CLI's exit 2 is this error
+    assert isinstance(result.exception, R1pipeError) and message in str(result.exception)
 
 
 def test_check_accepts_the_default_and_every_preset(tmp_path):
@@ -70,10 +69,9 @@ def test_check_accepts_the_default_and_every_preset(tmp_path):
                               capture_output=True, text=True)
         assert proc.returncode == 2 and "rl_reasoning.use_vllm: true, but" in proc.stderr
     for path in presets:
-        proc = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--params", str(path)],
-                              capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "every section is valid" in proc.stdout + proc.stderr
+        result = invoke("check", "--params", str(path), cwd=tmp_path)
+        assert result.exit_code == 0, result.output
+        assert "every section is valid" in result.output
 
 
 def test_unknown_section_and_missing_file(tmp_path):

@@ -3,18 +3,17 @@ SFTConfig is a key of its sections under TRL's name, checked as TRL checks it, a
 the trainer gets; r1pipe's own keys sit beside them; `r1pipe check --explain` prints TRL's own help."""
 
 import dataclasses
-import os
-import subprocess
-import sys
+import re
 
 import pytest
 import yaml
 from datasets import Dataset
 
-from conftest import REPO, TINY, runnable_here
+from conftest import REPO, TINY, invoke, runnable_here
 from r1pipe import R1pipeError
 from r1pipe.cli import _checks
 from r1pipe.config import load_params, section_class, validate
+from r1pipe.config.foreign import FOREIGN, HARMLESS_VALUES
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.config.sft import ColdstartSection
 from r1pipe.config.trl import OWNED, trl_class, trl_fields
@@ -79,6 +78,12 @@ def test_every_trl_field_is_accepted_and_reaches_the_built_trainers_args(tmp_pat
                 given(cls, {**base, key: other_value(field)}, name)
             continue
         first = other_value(field)
+        if key in FOREIGN and first != field.default and first not in HARMLESS_VALUES.get(key, ()):
+            # What a stage cannot honour (a push to the Hub, an eval with no eval set): refused with the reason;
+            # TRL's default, which does nothing, passes.
+            with pytest.raises(R1pipeError, match=re.escape(f"{name}.{key}: {FOREIGN[key]}")):
+                given(cls, {**base, key: first}, name)
+            first = field.default
         for value in [first] + ([field.default] if field.default is not first else []):
             if value is dataclasses.MISSING:
                 continue
@@ -124,8 +129,9 @@ def test_the_settings_users_bring_from_papers_reach_grpo(tmp_path, tiny_model, s
 
 @pytest.mark.parametrize("section, changes, message", [
     ("rl_reasoning", {"loss_type": "cispoo"}, "rl_reasoning.loss_type: 'cispoo' is not one of TRL's values: grpo"),
-    ("rl_reasoning", {"num_generations": 3}, "rl_reasoning.num_generations: TRL's GRPOConfig refuses it: "
-                                             "generation_batch_size (4) must be divisible by num_generations (3)"),
+    ("rl_reasoning", {"num_generations": 3}, "rl_reasoning.num_generations: 3 does not divide the 4 completions a "
+     "generation makes (per_device_train_batch_size 4 x gradient_accumulation_steps 1 x 1 process;"),
+    ("rl_reasoning", {"report_to": ["wandb"]}, "rl_reasoning.report_to: wandb is not installed"),
     ("rl_reasoning", {"importance_sampling_level": "seq"}, "is not one of TRL's values: token, sequence"),
     ("rl_reasoning", {"output_dir": "x"}, "rl_reasoning.output_dir: set by r1pipe, not in params"),
     ("coldstart", {"batch_size": 4}, "coldstart.batch_size: unknown key (did you mean per_device_train_batch_size?)"),
@@ -143,16 +149,21 @@ def test_a_bad_trl_setting_fails_check_in_one_line_naming_the_key(tmp_path, sect
     assert message in str(e.value) and "\n" not in str(e.value) and str(e.value).startswith(f"{path}: {section}")
 
 
-def test_check_stops_on_a_bad_trl_setting_with_exit_code_2(tmp_path):
+def test_check_lists_every_problem_of_every_section_at_once(tmp_path):
     data = yaml.safe_load(TINY.read_text())
-    data["rl_reasoning"]["loss_type"] = "cispoo"
+    data["rl_reasoning"].update(loss_type="cispoo", vllm_device="auto", push_to_hub=True, max_steps=0.5)
+    data["coldstart"].update(lr=0.1)
+    data["eval"].update(top_p=2)
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(data))
-    proc = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--params", str(path)], capture_output=True,
-                          text=True, env={**os.environ, "COLUMNS": "400"})
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"error: {path}: rl_reasoning.loss_type: 'cispoo' is not one of "
-                                                "TRL's values: grpo, dr_grpo, dapo, bnpo, cispo, sapo, luspo, vespo"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = invoke("check", "--params", str(path), cwd=tmp_path)  # in-process: r1pipe's exit 2 is the error raised
+    assert isinstance(result.exception, R1pipeError)
+    lines = str(result.exception).splitlines()
+    assert all(line.startswith(f"{path}: ") for line in lines), lines
+    named = {line.split(": ")[1] for line in lines}
+    assert named == {"coldstart.lr", "rl_reasoning.loss_type", "rl_reasoning.vllm_device", "rl_reasoning.push_to_hub",
+                     "rl_reasoning.max_steps", "eval.top_p"}, lines
+    assert "loss_type: 'cispoo' is not one of TRL's values: grpo, dr_grpo, dapo" in str(result.exception)
 
 
 def test_every_preset_builds_real_trl_configs(tmp_path):
@@ -174,13 +185,25 @@ def test_every_preset_builds_real_trl_configs(tmp_path):
     assert built == 4 * 6  # coldstart, rl_reasoning, sft, rl_all, distill, rl_zero in each
 
 
-def test_explain_prints_trls_help_for_trl_fields_and_r1pipes_for_its_own():
-    text = subprocess.run([sys.executable, "-m", "r1pipe", "check", "--explain", "rl_reasoning.loss_type"],
-                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "400"}).stderr
+def test_explain_prints_trls_help_for_trl_fields_and_r1pipes_for_its_own(tmp_path):
+    """`check --explain` on stdout: the meaning, TRL's and r1pipe's defaults, the value in --params; inside a nested
+    setting too; an unknown key or section is an error (exit 2) with a hint."""
+    result = invoke("check", "--explain", "rl_reasoning.loss_type", "--params", str(TINY), cwd=tmp_path)
     help_text = " ".join(trl_fields("GRPOConfig")["loss_type"].metadata["help"].split())
-    assert help_text in " ".join(text.split())
-    assert "r1pipe's default: 'grpo'" in text and "TRL's default: 'dapo'" in text
+    assert result.exit_code == 0 and help_text in " ".join(result.stdout.split())
+    assert "r1pipe's default: 'grpo'" in result.stdout and "TRL's default: 'dapo'" in result.stdout
+    assert f"In {TINY}, rl_reasoning.loss_type: not given (the default applies)" in result.stdout
+    result = invoke("check", "--explain", "rl_reasoning.activation_checkpointing", "--params", str(TINY), cwd=tmp_path)
+    assert "r1pipe's default, in every training stage on this machine: False." in result.stdout
+    result = invoke("check", "--explain", "prepare.sources.n_train", "--params", str(TINY), cwd=tmp_path)
+    assert result.stdout.startswith("prepare.sources.n_train:")
+    assert f"{TINY}, prepare.sources[0].n_train: 512" in result.stdout
     assert "Train only the top N decoder layers" in GRPOSection.explain("train_layers")
     from r1pipe.config.seeds import SeedsSection
     assert SeedsSection.explain("rl_reasoning").endswith("Default: [1, 2].")  # a default_factory, called
-    assert "did you mean per_device_train_batch_size" in ColdstartSection.explain("batch_size")
+    for what, message in [("coldstart.batch_size", "did you mean per_device_train_batch_size?"),
+                          ("coldstat.lr", "coldstat: unknown section (did you mean coldstart?)"),
+                          ("prepare.sources.colums", "colums: unknown key (did you mean columns?)"),
+                          ("rl_reasoning.max_prompt_length", "removed from TRL's GRPOConfig")]:
+        result = invoke("check", "--explain", what, cwd=tmp_path)
+        assert isinstance(result.exception, R1pipeError) and message in str(result.exception), (what, result.output)

@@ -19,9 +19,12 @@ from r1pipe import R1pipeError, config
 
 
 def _fail(e: Exception) -> None:
+    from rich.markup import escape
+
     from r1pipe.progress import console
 
-    console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+    for line in str(e).splitlines():  # several problems at once (`check` lists them all): one line each
+        console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     sys.exit(2)
 
 
@@ -48,8 +51,26 @@ DEFAULT_SECTIONS = {"base": "base", "prepare": "prepare", "coldstart": "coldstar
                     "report": "report"}
 
 Params = Annotated[Path, typer.Option("--params", help="Params file.")]
-Section = Annotated[str | None, typer.Option("--section", help="Params section (default: the command's name; "
-                                              "or any section of the same type, e.g. base_student for base).")]
+
+
+def _section_option(command: str):
+    """``--section``, with the command's default and the sections of the same type in its help."""
+    default = DEFAULT_SECTIONS[command]
+    kind = config.section_type(default)
+    others = [name for name, t in config.SECTIONS.items() if t == kind and name != default]
+    prefix = next((f", or any {p}* section" for p, t in config.PREFIXES.items() if t == kind), "")
+    also = f"; also {', '.join(others)}{prefix}" if others or prefix else ""
+    return Annotated[str | None, typer.Option("--section", help=f"Params section (default: {default}{also}).")]
+
+
+class SectionOf:
+    """Each command's ``--section`` option."""
+
+    base, prepare, coldstart = _section_option("base"), _section_option("prepare"), _section_option("coldstart")
+    reject_sample, sft, distill = _section_option("reject-sample"), _section_option("sft"), _section_option("distill")
+    eval, report = _section_option("eval"), _section_option("report")
+
+
 ModelDir = Annotated[Path, typer.Option("--model", help="Input model directory.")]
 DataDir = Annotated[Path, typer.Option("--data", help="Input dataset directory.")]
 Out = Annotated[Path, typer.Option("--out", help="Output path.")]
@@ -90,36 +111,73 @@ def _main_process_only(run) -> None:
 @app.command()
 def check(params: Params = Path("params.yaml"),
           explain: Annotated[str | None, typer.Option(
-              "--explain", help="Print what SECTION.KEY means (TRL's help for TRL's settings) and stop.")] = None):
-    """Validate every section of a params file (each stage validates only its own)."""
+              "--explain", help="Print what SECTION.KEY means (TRL's help for TRL's settings; a dotted key reaches "
+              "inside, e.g. prepare.sources.columns), its default and its value in --params, and stop.")] = None):
+    """Validate every section of a params file and what its stages need of each other; list every problem."""
+    if explain:
+        _explain(explain, params)
+        return
+    from r1pipe.data.coverage import problems as coverage_problems
     from r1pipe.progress import console
 
-    if explain:
-        section, _, key = explain.partition(".")
-        cls = config.section_class(section)
-        if cls is None or not key:
-            raise R1pipeError(f"--explain {explain}: expected SECTION.KEY with a known section")
-        console.print(cls.explain(key), markup=False, highlight=False)
-        return
-    sections = {}
-    for name, body in config.load_params(params).items():
+    raw = config.load_params(params)
+    sections, problems = {}, []
+    for name, body in raw.items():
         cls = config.section_class(name)
-        sections[name] = config.validate(params, name, cls, body, _checks(cls))
-    console.print(f"{params}: every section is valid")
-    if Path("dvc.yaml").is_file():  # a DVC project: does it depend on every file these sections read?
+        try:
+            sections[name] = config.validate(params, name, cls, body, _checks(cls))
+        except R1pipeError as e:
+            problems += str(e).splitlines()
+    if not problems:
+        problems = [f"{params}: {line}" for line in coverage_problems(sections)]
+    if not problems and Path("dvc.yaml").is_file():  # a DVC project: does it depend on every file these read?
         from r1pipe.dvcdeps import missing_in_project
 
         def reads_of(name: str):
             return sections[name].local_files() if name in sections and name != "launch" else None
 
-        missing = missing_in_project(Path.cwd(), params, reads_of, DEFAULT_SECTIONS)
-        if missing:
-            raise R1pipeError("\n".join(missing))
+        problems = missing_in_project(Path.cwd(), params, reads_of, DEFAULT_SECTIONS)
+    if problems:
+        raise R1pipeError("\n".join(problems))
+    console.print(f"{params}: every section is valid")
 
+
+def _explain(what: str, params: Path) -> None:
+    """``check --explain SECTION.KEY``: the meaning, the default, and the value the params file gives, on stdout."""
+    section, _, key = what.partition(".")
+    cls = config.section_class(section)
+    if cls is None:
+        raise R1pipeError(f"--explain {what}: {section}: unknown section{config.did_you_mean(section)}")
+    if not key:
+        raise R1pipeError(f"--explain {what}: expected SECTION.KEY (keys of {section}: "
+                          f"{', '.join(cls.model_fields)}, and TRL's)")
+    try:
+        text = cls.explain(key)
+    except ValueError as e:
+        raise R1pipeError(f"--explain {section}.{e}") from None
+    typer.echo(f"{section}.{text}")
+    if params.is_file():
+        for where, value in _given_values(config.load_params(params).get(section), key.split("."), section):
+            typer.echo(f"In {params}, {where}: " + ("not given (the default applies)" if value is _UNSET
+                                                    else repr(value)))
+
+
+_UNSET = object()
+
+
+def _given_values(body, parts: list[str], where: str) -> list[tuple[str, object]]:
+    """The values a params file gives at a dotted key, one per item where the path runs through a list."""
+    if not parts:
+        return [(where, body)]
+    if isinstance(body, list):
+        return [found for i, item in enumerate(body) for found in _given_values(item, parts, f"{where}[{i}]")]
+    if not isinstance(body, dict) or parts[0] not in body:
+        return [(".".join([where, *parts]), _UNSET)]
+    return _given_values(body[parts[0]], parts[1:], f"{where}.{parts[0]}")
 
 
 @app.command()
-def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), section: Section = None):
+def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), section: SectionOf.base = None):
     """Resolve the base model (tiny, a named model, local dir or hub id) into a local model directory."""
     from r1pipe.config.models import BaseSection
     from r1pipe.stages import base as stage
@@ -129,7 +187,7 @@ def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), s
 
 
 @app.command()
-def prepare(out: Out = Path("data/prompts"), params: Params = Path("params.yaml"), section: Section = None):
+def prepare(out: Out = Path("data/prompts"), params: Params = Path("params.yaml"), section: SectionOf.prepare = None):
     """Write train/test prompt datasets from task generators and local files."""
     from r1pipe.config.prepare import PrepareSection
     from r1pipe.stages import prepare as stage
@@ -140,7 +198,7 @@ def prepare(out: Out = Path("data/prompts"), params: Params = Path("params.yaml"
 
 @app.command()
 def coldstart(model: ModelDir = Path("models/base"), data: DataDir = Path("data/prompts"),
-              out: Out = Path("models/A"), params: Params = Path("params.yaml"), section: Section = None):
+              out: Out = Path("models/A"), params: Params = Path("params.yaml"), section: SectionOf.coldstart = None):
     """Cold-start SFT of the base on long chain-of-thought data (model A)."""
     from r1pipe.config.sft import ColdstartSection
     from r1pipe.stages import coldstart as stage
@@ -188,7 +246,7 @@ def reject_sample(model: ModelDir = Path("models/B"), data: DataDir = Path("data
                   out: Out = Path("data/sft"),
                   metrics: Annotated[Path, typer.Option(help="Acceptance statistics JSON.")] = Path(
                       "metrics/reject_sample.json"),
-                  params: Params = Path("params.yaml"), section: Section = None):
+                  params: Params = Path("params.yaml"), section: SectionOf.reject_sample = None):
     """Sample from the RL model and keep correct, well-formed completions as SFT data."""
     from r1pipe.config.sampling import RejectSampleSection
     from r1pipe.stages import reject_sample as stage
@@ -199,7 +257,7 @@ def reject_sample(model: ModelDir = Path("models/B"), data: DataDir = Path("data
 
 @app.command()
 def sft(model: ModelDir = Path("models/base"), data: DataDir = Path("data/sft"), out: Out = Path("models/C"),
-        params: Params = Path("params.yaml"), section: Section = None):
+        params: Params = Path("params.yaml"), section: SectionOf.sft = None):
     """SFT of the original base on the rejection-sampled set (model C)."""
     from r1pipe.config.sft import SFTSection
     from r1pipe.stages import sft as stage
@@ -210,7 +268,7 @@ def sft(model: ModelDir = Path("models/base"), data: DataDir = Path("data/sft"),
 @app.command()
 def distill(data: DataDir = Path("data/sft"), out: Out = Path("models/student"),
             student: Annotated[Path | None, typer.Option(help="Student model dir (default: distill.student).")] = None,
-            params: Params = Path("params.yaml"), section: Section = None):
+            params: Params = Path("params.yaml"), section: SectionOf.distill = None):
     """Distil the rejection-sampled set into a smaller student model."""
     from r1pipe.config.sft import DistillSection
     from r1pipe.stages import distill as stage
@@ -220,7 +278,7 @@ def distill(data: DataDir = Path("data/sft"), out: Out = Path("models/student"),
 
 @app.command("eval")
 def eval_(model: ModelDir = Path("models/A"), data: DataDir = Path("data/prompts"),
-          out: Out = Path("metrics/eval/A.json"), params: Params = Path("params.yaml"), section: Section = None):
+          out: Out = Path("metrics/eval/A.json"), params: Params = Path("params.yaml"), section: SectionOf.eval = None):
     """pass@1 over k samples, cons@k and pass@k on held-out prompts and benchmarks."""
     from r1pipe.config.sampling import EvalSection
     from r1pipe.stages import eval as stage
@@ -239,7 +297,7 @@ def report(metrics_dir: Annotated[Path, typer.Option(help="Directory of eval met
            ] = None,
            metrics: Annotated[Path | None, typer.Option(
                help="Also write each model's pass@1 and each claim's Δ (points) to this JSON.")] = None,
-           out: Out = Path("reports"), params: Params = Path("params.yaml"), section: Section = None):
+           out: Out = Path("reports"), params: Params = Path("params.yaml"), section: SectionOf.report = None):
     """Render the table of every model's metrics, with plots and samples."""
     from r1pipe.config.report import ReportSection
     from r1pipe.stages import report as stage

@@ -31,9 +31,14 @@ def _env_int(names: tuple[str, ...], default: int) -> int:
     return default
 
 
+def processes() -> int:
+    """How many processes the launcher started, from the environment (joins nothing; 1 without a launcher)."""
+    return _env_int(_SIZE_VARS, 1)
+
+
 def launched() -> bool:
     """Whether a launcher started several processes (read from the environment; joins nothing)."""
-    return _env_int(_SIZE_VARS, 1) > 1
+    return processes() > 1
 
 
 @cache

@@ -8,9 +8,9 @@ that names the file and the key, e.g. ``params.yaml: coldstart.lr: unknown key``
 
 This package sits at the bottom of r1pipe's import graph: it imports nothing of r1pipe but
 :class:`R1pipeError` and, for the training sections' ``bf16: auto``, ``hardware`` (which imports only
-``disk``). Each section type lives in its own module (``config.grpo``, ``config.sft``, ...), so a stage
-loads, and DVC makes it depend on, only the section types it uses: changing a GRPO default reruns the GRPO
-stages and nothing else.
+``disk``), and for a GRPO batch check ``distributed.processes`` (the launcher's environment). Each section
+type lives in its own module (``config.grpo``, ``config.sft``, ...), so a stage loads, and DVC makes it depend
+on, only the section types it uses: changing a GRPO default reruns the GRPO stages and nothing else.
 The registries (rewards, filters, benchmarks) validate their own part of a section; :func:`load_section` takes
 them as ``checks``.
 
@@ -39,9 +39,24 @@ SYSTEM_PROMPT = (
 
 TaskName = Literal["math", "code", "countdown", "general"]
 AnswerFormat = Literal["plain", "gsm8k", "boxed"]
+# Formats whose answer column is a worked solution: the row's solution where `columns` maps no solution column.
+WORKED_ANSWERS = ("gsm8k", "boxed")
 # chat: the model's chat template; zero: the paper's R1-Zero plain-text template; zero_think: the same, ending
 # with an opened <think> (data/templates.py), so that a base that never writes a tag starts inside one.
 PromptTemplate = Literal["chat", "zero", "zero_think"]
+
+
+# The fields of a prompt row that `columns` (a prepare source's, a benchmark's) maps to a file's own column names.
+COLUMNS = ("question", "answer", "solution", "tests", "entry_point", "setup", "numbers", "target")
+
+
+def check_columns(columns: dict[str, str] | None):
+    """``columns`` maps r1pipe's fields (:data:`COLUMNS`) to a file's names; any other key is a mistake."""
+    unknown = [k for k in columns or {} if k not in COLUMNS]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not a field r1pipe reads (columns maps these to your column "
+                         f"names: {', '.join(COLUMNS)})")
+    return columns
 
 
 def is_local(source: str) -> bool:
@@ -64,14 +79,32 @@ class Section(BaseModel):
 
     @classmethod
     def explain(cls, key: str) -> str:
-        """What ``key`` of this section means (``r1pipe check --explain``)."""
-        field = cls.model_fields.get(key)
-        if field is None:
-            return f"{key}: unknown key (known: {', '.join(cls.model_fields)})"
-        if field.is_required():
-            return f"{key}: {field.description or 'no description'} Required: no default."
-        default = field.get_default(call_default_factory=True)
-        return f"{key}: {field.description or 'no description'} Default: {default!r}."
+        """What ``key`` of this section means (``r1pipe check --explain``); a dotted key reaches into a nested
+        setting (``sources.answer_format``, ``tiny.hidden_size``). An unknown key raises ValueError."""
+        return explain_field(cls, key)
+
+
+def explain_field(model: type[BaseModel], key: str) -> str:
+    """The description and default of field ``key`` (dotted for nested models and lists of them) of ``model``."""
+    import difflib
+    import typing
+
+    head, _, rest = key.partition(".")
+    field = model.model_fields.get(head)
+    if field is None:
+        match = difflib.get_close_matches(head, model.model_fields, n=1, cutoff=0.6)
+        hint = f" (did you mean {match[0]}?)" if match else ""
+        raise ValueError(f"{head}: unknown key{hint} (known: {', '.join(model.model_fields)})")
+    if rest:
+        inner = [t for t in (field.annotation, *typing.get_args(field.annotation))
+                 for t in (t, *typing.get_args(t)) if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not inner:
+            raise ValueError(f"{head}: has no keys inside it")
+        return f"{head}." + explain_field(inner[0], rest)
+    if field.is_required():
+        return f"{key}: {field.description or 'no description'} Required: no default."
+    default = field.get_default(call_default_factory=True)
+    return f"{key}: {field.description or 'no description'} Default: {default!r}."
 
 
 class Lora(BaseModel):
@@ -185,11 +218,14 @@ def section_class(name: str) -> type[Section] | None:
     return getattr(importlib.import_module(f"r1pipe.config.{module}"), cls)
 
 
-def _format_error(path: Path, section: str, err: ValidationError) -> str:
-    first = err.errors()[0]
-    key = ".".join([section, *(str(p) for p in first["loc"])])
-    msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-    return f"{path}: {key}: {msg}"
+def _error_lines(path: Path, section: str, err: ValidationError) -> list[str]:
+    """One ``file: section.key: message`` line per error pydantic found (it finds them all at once)."""
+    lines = []
+    for error in err.errors():
+        key = ".".join([section, *(str(p) for p in error["loc"])])
+        msg = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {key}: {msg}")
+    return lines
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -222,33 +258,55 @@ def load_params(path: Path) -> dict:
         raise R1pipeError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise R1pipeError(f"{path}: expected a mapping of sections at the top level")
+    problems = []
     for name, body in raw.items():
         if section_type(str(name)) is None:
-            raise R1pipeError(f"{path}: {name}: unknown section (known: {', '.join(SECTIONS)})")
-        if body is not None and not isinstance(body, dict):
-            raise R1pipeError(f"{path}: {name}: expected a mapping, got {type(body).__name__}")
+            problems.append(f"{path}: {name}: unknown section{did_you_mean(str(name))} (known: "
+                            f"{', '.join(SECTIONS)}, and any rl_* or base_*)")
+        elif body is not None and not isinstance(body, dict):
+            problems.append(f"{path}: {name}: expected a mapping, got {type(body).__name__}")
+    if problems:
+        raise R1pipeError("\n".join(problems))
     return raw
 
 
+def did_you_mean(name: str) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(name, SECTIONS, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
 def validate(path: Path, name: str, cls: type[Section], body: dict | None, checks: Checks | None = None):
-    """``body`` parsed as ``cls``, then each field in ``checks`` passed through its registry's check."""
+    """``body`` parsed as ``cls``, then each field in ``checks`` passed through its registry's check. Every problem
+    of the section is in the error, one line each: a recipe pasted whole is mended in one pass."""
+    section, problems = None, []
     try:
         section = cls.model_validate(body or {})
     except ValidationError as e:
-        raise R1pipeError(_format_error(Path(path), name, e)) from None
-    check_trl = getattr(section, "check_trl", None)  # a training section: its TRL settings (config/trl.py)
-    if check_trl:
-        try:
-            check_trl()
-        except ValueError as e:
-            raise R1pipeError(f"{path}: {name}{'.' + e.key if getattr(e, 'key', '') else ''}: {e}") from None
+        problems = _error_lines(Path(path), name, e)
+    trl = getattr(cls, "key_problems", None)  # a training section: its TRL settings (config/trl.py)
+    if section is None and trl:  # its TRL keys are checked even where r1pipe's own fields failed
+        given = {k: v for k, v in (body or {}).items() if k not in cls.model_fields}
+        problems += [_trl_line(path, name, e) for e in trl(given)]
+    elif section is not None and trl:
+        problems += [_trl_line(path, name, e) for e in section.trl_problems()]
     for field, check in (checks or {}).items():
+        if section is None:
+            break
         try:
             value = check(getattr(section, field))
         except ValueError as e:
-            raise R1pipeError(f"{path}: {name}.{field}: {e}") from None
+            problems.append(f"{path}: {name}.{field}: {e}")
+            continue
         section = section.model_copy(update={field: value})
+    if problems:
+        raise R1pipeError("\n".join(problems))
     return section
+
+
+def _trl_line(path, name: str, error) -> str:
+    return f"{path}: {name}{'.' + error.key if error.key else ''}: {error}"
 
 
 def load_section(path: Path, section: str, cls: type[Section], checks: Checks | None = None):

@@ -65,12 +65,33 @@ class GRPOSection(TRLSection, WeightedRewards, TrainableLayers):
     def local_files(self) -> dict[str, str]:
         return {"general": self.general_prompts} if self.general_prompts else {}
 
-    def check_trl(self) -> None:
+    def trl_problems(self) -> list[TRLSettingError]:
         """TRL's checks, and one of the machine: ``use_vllm`` (the first line of many open-r1 recipes) needs vLLM
         installed and a GPU, which TRL would find out only after the model loads, in a long traceback."""
-        super().check_trl()
+        problems = super().trl_problems()
         if self.trl_given().get("use_vllm"):
             missing = trl_vllm_missing()
             if missing:
-                raise TRLSettingError("use_vllm", f"true, but {' and '.join(missing)}; set use_vllm: false "
-                                      "(generation then runs in transformers)")
+                problems.append(TRLSettingError("use_vllm", f"true, but {' and '.join(missing)}; set use_vllm: "
+                                                "false (generation then runs in transformers)"))
+        return problems
+
+    def together_problems(self) -> list[TRLSettingError]:
+        """TRL's rule that each generation batch holds whole groups, in the terms of the keys that set it (TRL's
+        own message names only ``generation_batch_size``, which a recipe rarely gives)."""
+        given = self.trl_given()
+        if "generation_batch_size" in given or "steps_per_generation" in given:
+            return []  # TRL's message names the given key itself
+        from r1pipe import distributed
+
+        n = self.trl_setting("num_generations")
+        per_device = self.trl_setting("per_device_train_batch_size")
+        accumulation = self.trl_setting("gradient_accumulation_steps")
+        processes = distributed.processes()
+        if (per_device * accumulation * processes) % n == 0:
+            return []
+        plural = "process" if processes == 1 else "processes"
+        return [TRLSettingError("num_generations", (
+            f"{n} does not divide the {per_device * accumulation * processes} completions a generation makes "
+            f"(per_device_train_batch_size {per_device} x gradient_accumulation_steps {accumulation} x {processes} "
+            f"{plural}; `accelerate launch --num_processes N` multiplies it by N): change one of these keys"))]

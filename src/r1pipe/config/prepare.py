@@ -6,24 +6,28 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from r1pipe.config import SYSTEM_PROMPT, AnswerFormat, Section, TaskName
+from r1pipe.config import SYSTEM_PROMPT, WORKED_ANSWERS, AnswerFormat, Section, TaskName, check_columns
 
 
 class Source(BaseModel):
     """One task source for `prepare`.
 
     ``kind: arithmetic`` generates word problems with integer answers and worked
-    solutions. ``kind: file`` reads ``train``/``test`` jsonl or parquet files;
-    ``kind: hub`` reads the ``train``/``test`` splits of the hub dataset ``dataset``.
+    solutions. ``kind: file`` reads ``train``/``test``/``validation`` jsonl or parquet files;
+    ``kind: hub`` reads those splits of the hub dataset ``dataset``. One file (or split) can be cut into
+    train, test and validation with ``test_size`` and ``validation_size``.
     ``columns`` maps r1pipe's column names (question, answer, solution, tests,
     entry_point, setup, numbers, target) to the source's.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    kind: Literal["arithmetic", "file", "hub"]
-    task: TaskName = "math"
+    name: str = Field(description="Names the source's rows (ids `<name>/<split>/<i>`, the `source` column) and "
+                      "the eval benchmark of its test split.")
+    kind: Literal["arithmetic", "file", "hub"] = Field(description="arithmetic: generated problems; file: local "
+                                                       "jsonl or parquet files; hub: a hub dataset.")
+    task: TaskName = Field("math", description="How its rows are graded: math (the answer), code (the tests), "
+                           "countdown (the equation), general (reward models or a judge).")
     # arithmetic
     n_train: int = Field(0, ge=0)
     n_test: int = Field(0, ge=0)
@@ -37,12 +41,35 @@ class Source(BaseModel):
     validation: str | None = Field(None, description="file: a path; hub: a split name (settings are chosen on it)")
     dataset: str | None = Field(None, description="hub: the dataset id")
     subset: str | None = None
-    columns: dict[str, str] = Field(default_factory=dict)
-    answer_format: AnswerFormat = Field("plain", description="How to pull the gold answer out of the answer column.")
+    columns: dict[str, str] = Field(default_factory=dict, description="r1pipe's field -> your column: question, "
+                                    "answer, solution, tests, entry_point, setup, numbers, target.")
+    answer_format: AnswerFormat = Field("plain", description="How to pull the gold answer out of the answer column: "
+                                        "plain (the whole value), gsm8k (after `####`; the text before it, its "
+                                        "<<calculator>> notes removed, is the worked solution), boxed (the last "
+                                        "\\boxed{}; the whole text is the worked solution).")
+    test_size: float | int | None = Field(None, gt=0, description="Cut the test split out of `train`'s rows: a "
+                                          "share below 1, or a number of rows (seeded by prepare.seed).")
+    validation_size: float | int | None = Field(None, gt=0, description="Cut the validation split out of `train`'s "
+                                                "rows, after test: a share below 1 of all rows, or a number.")
     question_template: str | None = Field(None, description="e.g. 'Solve: {question}'; fields are the row's columns.")
     limit_train: int | None = Field(None, ge=1)
     limit_test: int | None = Field(None, ge=1)
     limit_validation: int | None = Field(None, ge=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, columns: dict[str, str]) -> dict[str, str]:
+        return check_columns(columns)
+
+    def gives(self, split: str) -> bool:
+        """Whether this source has rows for ``split``."""
+        if self.kind == "arithmetic":
+            return getattr(self, f"n_{split}") > 0
+        return bool(getattr(self, split) or (split != "train" and getattr(self, f"{split}_size")))
+
+    def gives_solutions(self) -> bool:
+        """Whether its rows have worked solutions (what coldstart trains on)."""
+        return self.kind == "arithmetic" or "solution" in self.columns or self.answer_format in WORKED_ANSWERS
 
 
 class PrepareSection(Section):
@@ -58,6 +85,19 @@ class PrepareSection(Section):
                 raise ValueError(f"{s.name}: a hub source needs `dataset` (the hub id)")
             if s.kind != "arithmetic" and not (s.train or s.test):
                 raise ValueError(f"{s.name}: a {s.kind} source needs `train` and/or `test`")
+            for split in ("test", "validation"):
+                if getattr(s, f"{split}_size") is None:
+                    continue
+                if s.kind == "arithmetic":
+                    raise ValueError(f"{s.name}: {split}_size cuts a file's rows; the generator has n_{split}")
+                if getattr(s, split):
+                    raise ValueError(f"{s.name}: give `{split}` (its own file) or `{split}_size` (cut from train), "
+                                     "not both")
+                if not s.train:
+                    raise ValueError(f"{s.name}: {split}_size cuts rows out of `train`, which is not given")
+        names = [s.name for s in sources]
+        if len(set(names)) != len(names):
+            raise ValueError("source names must be unique (row ids and benchmark names are made of them)")
         return sources
 
     def local_files(self) -> dict[str, str]:

@@ -8,7 +8,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from r1pipe.config import SYSTEM_PROMPT, AnswerFormat, PromptTemplate, Section, TaskName, WeightedRewards, is_local
+from r1pipe.config import (
+    SYSTEM_PROMPT,
+    AnswerFormat,
+    PromptTemplate,
+    Section,
+    TaskName,
+    WeightedRewards,
+    check_columns,
+    is_local,
+)
 
 
 class SamplingSection(Section, WeightedRewards):
@@ -96,6 +105,11 @@ class Benchmark(BaseModel):
     temperature: float | None = Field(None, ge=0)
     top_p: float | None = Field(None, gt=0, le=1)
     max_new_tokens: int | None = Field(None, ge=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, columns):
+        return check_columns(columns)
 
 
 class EvalSection(SamplingSection):

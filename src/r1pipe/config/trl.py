@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from r1pipe.config import Section
+from r1pipe.config.foreign import FOREIGN, foreign
 
 # TRL fields r1pipe sets itself, and why a section may not.
 OWNED = {
@@ -255,34 +256,36 @@ class TRLSection(Section):
         settings = self.trl_settings()
         return settings[key] if key in settings else trl_fields(self.TRL_CONFIG)[key].default
 
-    def check_trl(self) -> None:
-        """Each given TRL setting by name, type and choices, then TRL's own checks; TRLSettingError names the key."""
-        fields = trl_fields(self.TRL_CONFIG)
+    @classmethod
+    def key_problems(cls, given: dict[str, Any]) -> list[TRLSettingError]:
+        """Every given TRL setting checked by itself: a pasted recipe's foreign keys (``config/foreign.py``), what
+        r1pipe owns, the name, TRL's type and choices, negatives, trackers. One error per bad key, all of them."""
+        fields = trl_fields(cls.TRL_CONFIG)
+        problems = []
+        for key, value in given.items():
+            problem = _key_problem(cls, key, value, given, fields)
+            if problem:
+                problems.append(TRLSettingError(key, problem))
+        return problems
+
+    def trl_problems(self) -> list[TRLSettingError]:
+        """Every problem of the section's TRL settings: each key's (:meth:`key_problems`), then, where the keys
+        are sound, TRL's own checks of them together (building the config)."""
         given = self.trl_given()
-        for key, value in given.items():
-            if key in OWNED:
-                raise TRLSettingError(key, f"set by r1pipe, not in params: {OWNED[key]}")
-            if key not in fields:
-                hint = closest(key, [*fields, *type(self).model_fields])
-                raise TRLSettingError(key, "unknown key" + (f" (did you mean {hint}?)" if hint else "") +
-                                      f": neither r1pipe's nor a field of TRL's {self.TRL_CONFIG}")
-            adapter = _adapter(self.TRL_CONFIG, key)
-            if adapter is not None:
-                try:
-                    adapter.validate_python(value)
-                except ValidationError as e:
-                    message = f"{e.errors()[0]['msg']} (TRL's type: {_type_name(self, key)})"
-                    raise TRLSettingError(key, message) from None
-            allowed = choices(self.TRL_CONFIG, key)
-            if allowed and value not in allowed:
-                raise TRLSettingError(key, f"{value!r} is not one of TRL's values: {', '.join(allowed)}")
-        for key, value in given.items():
-            refusal = negative_refusal(self.TRL_CONFIG, key, value)
-            if refusal:
-                raise TRLSettingError(key, refusal)
+        problems = self.key_problems(given)
         if "warmup_steps" in given and self.warmup_ratio is not None:
-            raise TRLSettingError("warmup_ratio", "set warmup_ratio or TRL's warmup_steps, not both")
-        self.build_trl()
+            problems.append(TRLSettingError("warmup_ratio", "set warmup_ratio or TRL's warmup_steps, not both"))
+        problems += self.together_problems()
+        if not problems:
+            try:
+                self.build_trl()
+            except TRLSettingError as e:
+                problems.append(e)
+        return problems
+
+    def together_problems(self) -> list[TRLSettingError]:
+        """Checks of several settings at once that say more than TRL's own message (the GRPO sections')."""
+        return []
 
     def build_trl(self, config_class=None, **overrides):
         """The TRL config object of this section (``config_class``: a subclass of TRL's); TRL's own checks
@@ -309,19 +312,72 @@ class TRLSection(Section):
         if key in cls.model_fields:
             return super().explain(key).replace(f"{key}:", f"{key} (r1pipe):", 1)
         fields = trl_fields(cls.TRL_CONFIG)
+        if key.partition(".")[0] in cls.model_fields:
+            return super().explain(key)
         if key not in fields:
+            if key in FOREIGN:
+                raise ValueError(f"{key}: {FOREIGN[key]}")
             hint = closest(key, [*fields, *cls.model_fields])
-            return f"{key}: unknown key" + (f" (did you mean {hint}?)" if hint else "")
+            raise ValueError(f"{key}: unknown key" + (f" (did you mean {hint}?)" if hint else "") +
+                             f": neither r1pipe's nor a field of TRL's {cls.TRL_CONFIG}")
         field = fields[key]
         default = field.default if field.default is not dataclasses.MISSING else "(computed)"
         ours = cls.TRL_DEFAULTS.get(key)
         lines = [f"{key} (TRL {cls.TRL_CONFIG}, {_hints(cls.TRL_CONFIG)[key]}): "
                  f"{' '.join(field.metadata.get('help', 'no help text').split())}", f"TRL's default: {default!r}."]
+        common = common_defaults()
         if ours:
             lines.append(f"r1pipe's default: {ours[0]!r} ({ours[1]}).")
+        elif key in common:
+            lines.append(f"r1pipe's default, in every training stage on this machine: {common[key]!r}.")
         if key in OWNED:
             lines.append(f"Set by r1pipe, not in params: {OWNED[key]}.")
+        if key in FOREIGN:
+            lines.append(f"r1pipe refuses it: {FOREIGN[key]}.")
         return "\n".join(lines)
+
+
+def _key_problem(cls, key: str, value, given: dict[str, Any], fields) -> str | None:
+    """Why TRL setting ``key: value`` of section type ``cls`` is refused, or None."""
+    answer = foreign(key, value, given)
+    if answer and not (key in fields and value == fields[key].default):  # TRL's own default changes nothing
+        return answer
+    if key in OWNED:
+        return f"set by r1pipe, not in params: {OWNED[key]}"
+    if key not in fields:
+        hint = closest(key, [*fields, *cls.model_fields])
+        return ("unknown key" + (f" (did you mean {hint}?)" if hint else "") +
+                f": neither r1pipe's nor a field of TRL's {cls.TRL_CONFIG}")
+    adapter = _adapter(cls.TRL_CONFIG, key)
+    if adapter is not None:
+        try:
+            adapter.validate_python(value)
+        except ValidationError as e:
+            return f"{e.errors()[0]['msg']} (TRL's type: {_type_name(cls, key)})"
+    allowed = choices(cls.TRL_CONFIG, key)
+    if allowed and value not in allowed:
+        return f"{value!r} is not one of TRL's values: {', '.join(allowed)}"
+    if key == "report_to":
+        return _tracker_problem(value)
+    return negative_refusal(cls.TRL_CONFIG, key, value)
+
+
+def _tracker_problem(value) -> str | None:
+    """Why a ``report_to`` value cannot be honoured here: a tracker that is not installed fails after the model
+    has loaded; dvclive is r1pipe's own (it already writes there); "all" is whatever happens to be installed."""
+    from transformers.integrations import get_available_reporting_integrations
+
+    names = [value] if isinstance(value, str) else list(value or [])
+    installed = set(get_available_reporting_integrations())
+    for name in names:
+        if name == "all":
+            return "all: every tracker that happens to be installed; name the ones you mean, or none"
+        if name == "dvclive":
+            return "dvclive: r1pipe already writes its curves there (dvclive/<section>); set report_to: none"
+        if name != "none" and name not in installed:
+            return (f"{name} is not installed, so the trainer would fail after the model loads; r1pipe writes its "
+                    "curves with dvclive (dvclive/<section>): set report_to: none, or install it")
+    return None
 
 
 def _type_name(section, key: str) -> str:

@@ -52,6 +52,19 @@ def _json_lines(lines, path) -> list[dict]:
     return rows
 
 
+_CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K's calculator annotations: "48/2 = <<48/2=24>>24"
+_FINAL = re.compile(r"\n?\s*####.*$", re.DOTALL)
+
+
+def solution_from(text: str, fmt: str) -> str:
+    """The worked solution in an answer column written in ``fmt``: GSM8K's without its calculator notes and its
+    ``#### answer`` line (the answer goes in <answer>); any other format's as it is."""
+    text = str(text).strip()
+    if fmt == "gsm8k":
+        return _FINAL.sub("", _CALCULATOR.sub("", text)).strip()
+    return text
+
+
 def gold_from(text: str, fmt: str) -> str:
     """Pull the gold answer out of an answer column written in ``fmt``."""
     text = str(text).strip()

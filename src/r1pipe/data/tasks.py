@@ -18,11 +18,12 @@ from __future__ import annotations
 from typing import get_args
 
 from r1pipe import R1pipeError
-from r1pipe.config import TaskName
-from r1pipe.data.files import gold_from
+from r1pipe.config import COLUMNS, WORKED_ANSWERS, TaskName
+from r1pipe.data.files import gold_from, solution_from
 
 TASKS = get_args(TaskName)
 EMPTY = {"answer": "", "solution": "", "tests": "", "entry_point": "", "setup": "", "numbers": [], "target": 0}
+assert set(EMPTY) | {"question"} == set(COLUMNS), "a row field that `columns` cannot map, or the reverse"
 REQUIRED = {"math": ["question", "answer"], "code": ["question", "tests"], "countdown": ["numbers", "target"],
             "general": ["question"]}
 COUNTDOWN_QUESTION = ("Using the numbers {numbers}, create an equation that equals {target}. You can use "
@@ -45,7 +46,10 @@ def to_row(raw: dict, task: str, columns: dict[str, str], answer_format: str = "
         row["answer"] = gold_from(raw[mapping["answer"]], answer_format)
         if not row["answer"]:
             raise R1pipeError(f"{where}: row {index}: cannot read a {answer_format} answer from {mapping['answer']!r}")
-        row["solution"] = str(get("solution"))
+        worked = raw.get(mapping["solution"])
+        if worked is None and answer_format in WORKED_ANSWERS:
+            worked = raw[mapping["answer"]]
+        row["solution"] = "" if worked is None else solution_from(worked, answer_format)
     elif task == "general":  # no rule-based answer: reward models or a judge score these
         row["answer"] = str(get("answer"))
     elif task == "code":
