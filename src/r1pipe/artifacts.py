@@ -17,6 +17,7 @@ no later stage reads; dvc.lock records the code deps' hashes too.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -309,9 +310,14 @@ def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None 
                 os.replace(log_tmp, log)  # the output folder takes its name right after, as the block ends
     except BaseException as e:  # safetensors and tokenizers report a full disk in their own types
         run.discard()
-        log_tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only disk even removing a file that is not there raises
+            log_tmp.unlink(missing_ok=True)
         if isinstance(e, Exception) and disk_full(e):
             raise R1pipeError(f"no space left on device while writing {out}: nothing was written") from None
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            ours = not e.filename or Path(e.filename).name.startswith(f".{out.name}.")  # a temp name of out's
+            raise R1pipeError(f"{out.parent if ours else e.filename}: {e.strerror.lower()} (writing {out}): "
+                              "nothing was written") from None
         raise
     if main:
         summary(stage, {"output": out, **run.wrote}, run.numbers, started)

@@ -27,14 +27,22 @@ def read_rows(path: str | Path) -> list[dict]:
     if not path.is_file():
         raise R1pipeError(f"task file not found: {path}")
     if path.suffix == ".parquet":
+        import pyarrow
         import pyarrow.parquet as pq
 
-        return pq.read_table(path).to_pylist()
+        try:
+            return pq.read_table(path).to_pylist()
+        except (pyarrow.ArrowException, OSError) as e:
+            raise R1pipeError(f"{path}: not a readable parquet file ({str(e).splitlines()[0]})") from None
     if not path.name.endswith((".jsonl", ".json", ".jsonl.gz")):
         raise R1pipeError(f"{path}: unsupported file type (use .jsonl, .jsonl.gz or .parquet)")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as f:
-        return _json_lines(f, path)
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            return _json_lines(f, path)
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as e:
+        kind = "gzip-compressed JSON lines" if path.suffix == ".gz" else "UTF-8 JSON lines"
+        raise R1pipeError(f"{path}: not {kind} ({type(e).__name__}: {str(e)[:80]})") from None
 
 
 def _json_lines(lines, path) -> list[dict]:

@@ -147,6 +147,13 @@ def load_model(path: str | Path, dtype=torch.float32):
                          f"{', ...' if len(names) > 3 else ''})" for kind, names in wrong.items())
         raise R1pipeError(f"{path}: its weight files do not match its config: {said}; transformers would fill "
                           f"the missing ones at random (set {ALLOW_MISSING}=1 if that is meant)")
+    # A NaN or inf weight (a diverged run saved, a broken conversion) makes every later loss and sample NaN or
+    # garbage, and a trainer fails on it far from the cause: one pass over the weights here names it.
+    broken = next((name for name, w in model.state_dict().items() if w.is_floating_point() and
+                   not torch.isfinite(w).all()), None)
+    if broken:
+        raise R1pipeError(f"{path}: weight {broken} holds NaN or inf values; this model cannot train or generate "
+                          "(retrain it, or load an earlier checkpoint)")
     return model
 
 
