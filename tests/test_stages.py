@@ -1,6 +1,7 @@
 """Every command, through the CLI, on the tiny preset: the chain as dvc.yaml runs it."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ from datasets import load_from_disk
 from PIL import Image
 from transformers import AutoModelForCausalLM
 
-from conftest import cli
+from conftest import cli, invoke
 from r1pipe.artifacts import content_hash, read_manifest
 from r1pipe.codegraph import code_hash
 from r1pipe.rewards import score
@@ -310,3 +311,16 @@ def test_rl_completions_count_what_trls_trainer_generates():
     assert rl_completions(gpu, processes=4) == 500 * 16 * 8 * 4 == 256_000
     assert rl_completions({**gpu, "num_iterations": 2}, processes=4) == 128_000
     assert rl_completions({"max_steps": 2, "per_device_train_batch_size": 4}, processes=1) == 8  # the tiny chain
+
+
+def test_without_a_terminal_a_stage_writes_progress_lines(chain, tmp_path, monkeypatch):
+    """Under `dvc repro > log` rich draws no bar until it ends: a line every R1PIPE_LOG_SECONDS instead, with the
+    step, the share done, the rate and the time left."""
+    monkeypatch.setenv("R1PIPE_LOG_SECONDS", "0")
+    result = invoke("coldstart", "--out", str(tmp_path / "A"), cwd=chain)  # CliRunner's streams are no terminal
+    assert result.exit_code == 0, result.output
+    lines = re.findall(r"^coldstart: (\d+)/(\d+) \((\d+)%\), [\d.]+/s, (.*)$", result.output, re.MULTILINE)
+    assert len(lines) >= 3, result.output
+    steps = [int(done) for done, *_ in lines]
+    assert steps == sorted(steps) and steps[-1] == int(lines[-1][1]) and lines[-1][3].startswith("done in")
+    assert all(rest.endswith("so far") or " left, " in rest or "loss=" in rest for *_, rest in lines[:-1])
