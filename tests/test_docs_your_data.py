@@ -137,6 +137,9 @@ def test_an_open_r1_recipe_goes_through_one_check_and_trains_a_step(tmp_path, ti
     section = mended(pasted, problems)
     if recipe == "config_simple_rl.yaml":
         assert section["rewards"] == {"accuracy": 1.0, "format": 0.5}
+    else:  # 16 x 16 on one process is no multiple of 7 generations; on the 7 processes the recipe names it is
+        line = problems[named.index("num_generations")]
+        assert "or launch on the recipe's num_processes: 7 (1792 completions" in line, line
     # A tiny step: the recipe's sizes are a 7-GPU run's.
     section.update(max_steps=1, per_device_train_batch_size=4, gradient_accumulation_steps=1, num_generations=4,
                    max_completion_length=8, bf16=False)

@@ -18,7 +18,7 @@ from r1pipe.config.grpo import GRPOSection
 from r1pipe.config.sft import ColdstartSection
 from r1pipe.config.trl import OWNED, trl_class, trl_fields
 from r1pipe.training import grpo, sft
-from r1pipe.training.args import trl_args
+from r1pipe.training.args import checkpoint_args, trl_args
 
 SECTIONS = {"GRPOConfig": ("rl_reasoning", GRPOSection), "SFTConfig": ("coldstart", ColdstartSection)}
 
@@ -207,3 +207,36 @@ def test_explain_prints_trls_help_for_trl_fields_and_r1pipes_for_its_own(tmp_pat
                           ("rl_reasoning.max_prompt_length", "removed from TRL's GRPOConfig")]:
         result = invoke("check", "--explain", what, cwd=tmp_path)
         assert isinstance(result.exception, R1pipeError) and message in str(result.exception), (what, result.output)
+
+
+@pytest.mark.parametrize("section, key, value, answer", [
+    ("rl_reasoning", "max_prompt_length", 512, "removed from TRL's GRPOConfig"),  # not max_completion_length
+    ("rl_reasoning", "vllm_device", "auto", "removed from TRL (it now places vLLM with `vllm_mode`"),
+    ("rl_reasoning", "scale_rewards", False, "an older TRL's value; the installed TRL's is 'none'"),
+    ("rl_reasoning", "chat_template", "{{ messages }}", "the model's own chat template"),
+    ("rl_reasoning", "reward_funcs", ["think_format", "think_accuracy", "length"],
+     "write `rewards: {format: 1.0, accuracy: 1.0}` and delete reward_funcs and reward_weights; r1pipe has no "
+     "reward like length"),
+    ("coldstart", "max_seq_length", 4096, "TRL's former name of max_length"),
+    ("coldstart", "overwrite_output_dir", True, "removed from transformers"),
+    ("coldstart", "report_to", "all", "every tracker that happens to be installed"),
+    ("coldstart", "report_to", "dvclive", "r1pipe already writes its curves there"),
+    ("coldstart", "eval_strategy", "steps", "the trainer gets no eval set"),
+])
+def test_a_pasted_key_is_answered_from_what_it_means(section, key, value, answer):
+    """Keys of open-r1's recipes (held out from the two in tests/data/open-r1 too), answered by meaning, not by
+    the nearest spelling."""
+    data = yaml.safe_load(TINY.read_text())
+    data[section][key] = value
+    cls = section_class(section)
+    with pytest.raises(R1pipeError) as e:
+        validate("params.yaml", section, cls, data[section], _checks(cls))
+    assert f"params.yaml: {section}.{key}: " in str(e.value) and answer in str(e.value), str(e.value)
+    assert "did you mean" not in str(e.value)
+
+
+def test_harmless_values_of_refused_keys_pass_and_a_grpo_share_of_the_run_is_a_save_step():
+    data = yaml.safe_load(TINY.read_text())
+    data["rl_reasoning"].update(push_to_hub=False, do_eval=False, eval_strategy="no", save_steps=0.1)
+    section = validate("params.yaml", "rl_reasoning", GRPOSection, data["rl_reasoning"], _checks(GRPOSection))
+    assert section.save_steps == 0.1 and checkpoint_args(section.save_steps)["save_steps"] == 0.1

@@ -1,7 +1,7 @@
 """The r1pipe command line: one thin command per stage of the DeepSeek-R1 recipe.
 
-Each command loads its params section (``--params``, ``--section``; the section
-defaults to the stage's name), then calls ``r1pipe.stages.<name>.run``. Input and
+Each command loads its params section (``--params``, ``--section``; the default is the command's own,
+:data:`DEFAULT_SECTIONS`), then calls ``r1pipe.stages.<name>.run``. Input and
 output paths are options, so dvc.yaml can wire them. A command imports only its
 own stage's code, so a stage's DVC deps are exactly that code (``tests/test_deps.py``);
 ``r1pipe check`` validates every section of a params file at once.

@@ -59,7 +59,17 @@ FOREIGN: dict[str, str] = {
     "lora_alpha": "TRL's ModelConfig: write `lora: {alpha: <value>}`",
     "lora_dropout": "TRL's ModelConfig: write `lora: {dropout: <value>}`",
     "lora_target_modules": "TRL's ModelConfig: write `lora: {target_modules: [...]}`",
-    # removed from TRL or transformers
+    "chat_template": "open-r1's argument: r1pipe prompts with the model's own chat template (the GRPO and eval "
+                     "sections' `template: chat`; `zero` is the paper's R1-Zero text); for another, save it in the "
+                     "model folder's tokenizer_config.json",
+    "hub_model_revision": _HUB,
+    "max_completion_len": "open-r1's option of its soft_overlong_punishment reward: r1pipe's is `rewards: {overlong: "
+                          "{weight: 1.0, max_length: <tokens>, cache: <tokens>}}`",
+    "soft_punish_cache": "open-r1's option of its soft_overlong_punishment reward: r1pipe's is `rewards: {overlong: "
+                         "{weight: 1.0, max_length: <tokens>, cache: <tokens>}}`",
+    # renamed or removed in TRL or transformers
+    "max_seq_length": "TRL's former name of max_length: write max_length",
+    "use_liger": "TRL's former name of use_liger_kernel: write use_liger_kernel",
     "max_prompt_length": "removed from TRL's GRPOConfig (TRL no longer cuts prompts); r1pipe's prompts are "
                          "what `prepare` wrote; delete it",
     "vllm_device": "removed from TRL (it now places vLLM with `vllm_mode`: colocate or server); delete it",
@@ -83,11 +93,20 @@ HARMLESS_VALUES: dict[str, tuple] = {"push_to_hub": (False,), "do_eval": (False,
 
 # open-r1's reward function names -> r1pipe's (rewards/ and docs/rewards.md).
 OPEN_R1_REWARDS = {"accuracy": "accuracy", "format": "format", "tag_count": "format_tags", "cosine": "cosine",
-                   "repetition_penalty": "repetition", "soft_overlong_punishment": "overlong"}
+                   "repetition_penalty": "repetition", "soft_overlong_punishment": "overlong",
+                   # open-r1's variants for a template that opens <think> itself: r1pipe's rewards read such a
+                   # completion with the tag put back (answers.turn_text)
+                   "think_format": "format", "think_accuracy": "accuracy"}
+# Values an older TRL took that the installed one spells otherwise: key -> {old value: new value}.
+FORMER_VALUES = {"scale_rewards": {False: "none", True: "group"}}
 
 
 def foreign(key: str, value: Any, given: dict[str, Any]) -> str | None:
     """What to write instead of ``key: value`` (a pasted recipe's), or None where it is no foreign key."""
+    former = FORMER_VALUES.get(key, {})
+    if not isinstance(value, (list, dict)) and value in former and type(value) is type(next(iter(former))):
+        return (f"{value!r} is an older TRL's value; the installed TRL's is {former[value]!r}: write "
+                f"{key}: {former[value]}")
     if key not in FOREIGN or value in HARMLESS_VALUES.get(key, ()):
         return None
     if key == "reward_funcs":

@@ -46,8 +46,9 @@ class GRPOSection(TRLSection, WeightedRewards, TrainableLayers):
         "logging_steps": (1, "a point of every curve at every step"),
     }
 
-    save_steps: int = Field(10, ge=0, description="Checkpoint every N steps into the work directory beside the "
-                            "output; a killed run, rerun with the same inputs, resumes from the last one. 0: never.")
+    save_steps: int | float = Field(10, ge=0, description="Checkpoint every N steps into the work directory beside "
+                                    "the output, or, below 1, every such share of the run; a killed run, rerun with "
+                                    "the same inputs, resumes from the last one. 0: never.")
     # --- prompts
     template: PromptTemplate = Field(
         "chat", description="chat: the model's chat template; zero: the paper's R1-Zero plain-text template; "
@@ -91,7 +92,12 @@ class GRPOSection(TRLSection, WeightedRewards, TrainableLayers):
         if (per_device * accumulation * processes) % n == 0:
             return []
         plural = "process" if processes == 1 else "processes"
-        return [TRLSettingError("num_generations", (
-            f"{n} does not divide the {per_device * accumulation * processes} completions a generation makes "
-            f"(per_device_train_batch_size {per_device} x gradient_accumulation_steps {accumulation} x {processes} "
-            f"{plural}; `accelerate launch --num_processes N` multiplies it by N): change one of these keys"))]
+        message = (f"{n} does not divide the {per_device * accumulation * processes} completions a generation makes "
+                   f"(per_device_train_batch_size {per_device} x gradient_accumulation_steps {accumulation} x "
+                   f"{processes} {plural}; `accelerate launch --num_processes N` multiplies it by N): change one of "
+                   "these keys")
+        assumed = given.get("num_processes")  # an open-r1 recipe's: the launch it was written for
+        if isinstance(assumed, int) and assumed > 0 and (per_device * accumulation * assumed) % n == 0:
+            message += (f", or launch on the recipe's num_processes: {assumed} ({per_device * accumulation * assumed}"
+                        f" completions, which {n} divides)")
+        return [TRLSettingError("num_generations", message)]

@@ -23,6 +23,7 @@ def trl_args(cfg, config_class=None, **overrides):
     return args
 
 
-def checkpoint_args(save_steps: int) -> dict:
-    """Trainer arguments for a checkpoint every ``save_steps`` (0: none), the last one kept, for resume."""
+def checkpoint_args(save_steps: int | float) -> dict:
+    """Trainer arguments for a checkpoint every ``save_steps`` (below 1: a share of the run; 0: none), the last
+    one kept, for resume."""
     return {"save_strategy": "steps" if save_steps else "no", "save_steps": save_steps or 500, "save_total_limit": 1}
