@@ -8,6 +8,7 @@ import random
 import re
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,25 @@ def gsm8k_rows(n: int, seed: int) -> list[dict]:
     return rows
 
 
-def test_the_page_takes_a_users_jsonl_to_a_report(tmp_path):
+def clone_like(tmp_path: Path) -> None:
+    """What a user's clone holds that the page's commands read: the presets, dvc.yaml, and the committed run's
+    metrics and run logs (whose models a clone does not have until `dvc pull`)."""
     (tmp_path / "stages/presets").mkdir(parents=True)
-    shutil.copy(TINY, tmp_path / "stages/presets/tiny.yaml")  # what a clone has
+    shutil.copy(TINY, tmp_path / "stages/presets/tiny.yaml")
+    shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / ".dvc").mkdir()
+    shutil.copy(REPO / ".dvc/config", tmp_path / ".dvc/config")
+    shutil.copytree(REPO / "metrics", tmp_path / "metrics")
+    (tmp_path / "models").mkdir()
+    for log in (REPO / "models").glob("*.run.json"):
+        shutil.copy(log, tmp_path / "models" / log.name)
+    for command in (["add", "-A"], ["-c", "user.email=t@r1pipe.local", "-c", "user.name=t", "commit", "-qm", "clone"]):
+        subprocess.run(["git", *command], cwd=tmp_path, check=True)
+
+
+def test_the_page_takes_a_users_jsonl_to_a_report(tmp_path):
+    clone_like(tmp_path)
     (tmp_path / "data").mkdir()
     rows = gsm8k_rows(300, seed=7)
     (tmp_path / "data/mine.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -65,6 +82,11 @@ def test_the_page_takes_a_users_jsonl_to_a_report(tmp_path):
             for section, keys in yaml.safe_load(blocks("yaml")[0]).items():
                 params[section].update(keys)
             (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            # And its second: the file among prepare's deps in dvc.yaml.
+            dvc = yaml.safe_load((tmp_path / "dvc.yaml").read_text())
+            for stage, keys in yaml.safe_load(blocks("yaml")[1]).items():
+                dvc["stages"][stage]["deps"] += keys["deps"]
+            (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
             continue
         assert words[0] == "r1pipe", command
         cli(*words[1:], cwd=tmp_path)
@@ -83,7 +105,13 @@ def test_the_page_takes_a_users_jsonl_to_a_report(tmp_path):
     assert coldstart["metrics"]["rows_trained"] == 240 and coldstart["rows_left_out"] == 0  # every row had a solution
     for model in "AB":
         assert "mine" in json.loads((tmp_path / f"metrics/eval/{model}.json").read_text())
-    assert "mine" in (tmp_path / "reports/report.md").read_text()
+    report = (tmp_path / "reports/report.md").read_text()
+    assert "mine" in report and "arithmetic" not in report.split("## ")[1]  # the table is of the user's benchmark
+    # The clone's committed metrics of models the user has not made, or made again, are left out, and said to be.
+    for name, why in [("base", "is older than models/base"), ("C", "scored models/C, which is not there"),
+                      ("zero", "scored models/zero, which is not there")]:
+        assert f"{name}: left out, metrics/eval/{name}.json {why}" in report, name
+    assert json.loads((tmp_path / "metrics/eval/A.run.json").read_text())["model"]["manifest_sha256"]
 
 
 # What `check` must name in each published recipe (every key but those TRL and r1pipe take as they are).
@@ -193,7 +221,38 @@ def test_cut_splits_are_seeded_disjoint_and_refuse_to_leave_nothing(tmp_path):
     assert all(one[s]["prompt"] == two[s]["prompt"] for s in one)  # the same seed, the same cut
     questions = [{p[-1]["content"] for p in one[s]["prompt"]} for s in ("train", "test", "validation")]
     assert sum(map(len, questions)) == len(set().union(*questions)) == 50
+    # A test file of its own beside a validation cut: both splits are there.
+    (tmp_path / "data/test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in gsm8k_rows(7, seed=4)))
+    write_params(tmp_path, [{**source, "test": "data/test.jsonl", "validation_size": 5}],
+                 [{"name": "mine", "source": "prompts"}])
+    cli("prepare", "--out", "data/own_test", cwd=tmp_path)
+    own = load_from_disk(str(tmp_path / "data/own_test"))
+    assert {s: len(own[s]) for s in own} == {"train": 45, "test": 7, "validation": 5}
     write_params(tmp_path, [{**source, "test_size": 0.5, "validation_size": 25}])
     result = invoke("prepare", "--out", "data/three", cwd=tmp_path)
     assert "test_size and validation_size take 50 of the 50 rows" in str(result.exception)
     assert not (tmp_path / "data/three").exists()
+
+
+def test_check_names_typos_at_any_depth_missing_files_and_yaml_lines(tmp_path):
+    params = yaml.safe_load(TINY.read_text())
+    params["prepare"]["sources"] = [{"name": "mine", "kind": "file", "train": "data/mien.jsonl",
+                                     "answer_format": "gsm8k", "test_size": 0.1}]
+    params["eval"]["benchmarks"] = [{"name": "mine", "source": "prompts"}]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = invoke("check", cwd=tmp_path)
+    assert str(result.exception) == "params.yaml: prepare: data/mien.jsonl (mine:train) is not there"
+
+    params["prepare"]["sources"][0]["answer_fromat"] = "gsm8k"
+    params["rl_reasonng"] = params.pop("rl_reasoning")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    problems = str(invoke("check", cwd=tmp_path).exception).splitlines()
+    assert problems == ["params.yaml: rl_reasonng: a section of its own, or a typo (did you mean rl_reasoning?)? "
+                        "Give your own sections names unlike the built-in ones"]
+    params["rl_reasoning"] = params.pop("rl_reasonng")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    problems = str(invoke("check", cwd=tmp_path).exception).splitlines()
+    assert problems == ["params.yaml: prepare.sources.0.answer_fromat: unknown key (did you mean answer_format?)"]
+
+    (tmp_path / "params.yaml").write_text("prepare:\n  seed: 0\n  sources: [\n")
+    assert "params.yaml: line 4: not valid YAML" in str(invoke("check", cwd=tmp_path).exception)

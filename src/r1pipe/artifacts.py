@@ -222,6 +222,13 @@ def disk_full(e: BaseException) -> bool:
     return getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in str(e) or "os error 28" in str(e)
 
 
+def manifest_sha256(directory: Path | str) -> str | None:
+    """The sha256 of a model's ``r1pipe.json``: what it was made from, by what code and settings (None without
+    one). An eval records it, so that a report can tell the model it scored from a model made since."""
+    path = Path(directory) / MANIFEST
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def run_log_path(out: Path | str) -> Path:
     """Where a stage's run log goes: ``models/A`` -> ``models/A.run.json``, ``m/A.json`` -> ``m/A.run.json``."""
     out = Path(out)

@@ -117,6 +117,7 @@ def check(params: Params = Path("params.yaml"),
     if explain:
         _explain(explain, params)
         return
+    from r1pipe.data.coverage import missing_files
     from r1pipe.data.coverage import problems as coverage_problems
     from r1pipe.progress import console
 
@@ -129,17 +130,34 @@ def check(params: Params = Path("params.yaml"),
         except R1pipeError as e:
             problems += str(e).splitlines()
     if not problems:
-        problems = [f"{params}: {line}" for line in coverage_problems(sections)]
+        problems = [f"{params}: {line}" for line in [*coverage_problems(sections),
+                                                      *missing_files(sections, _dvc_outputs())]]
     if not problems and Path("dvc.yaml").is_file():  # a DVC project: does it depend on every file these read?
         from r1pipe.dvcdeps import missing_in_project
 
         def reads_of(name: str):
             return sections[name].local_files() if name in sections and name != "launch" else None
 
-        problems = missing_in_project(Path.cwd(), params, reads_of, DEFAULT_SECTIONS)
+        from dvc.exceptions import DvcException
+
+        try:
+            problems = missing_in_project(Path.cwd(), params, reads_of, DEFAULT_SECTIONS)
+        except DvcException as e:  # no .dvc, no git: `dvc repro` could not run here either
+            problems = [f"dvc.yaml: DVC cannot read this project: {str(e).splitlines()[0]}"]
     if problems:
         raise R1pipeError("\n".join(problems))
     console.print(f"{params}: every section is valid")
+
+
+def _dvc_outputs() -> set[str]:
+    """The outputs the stages of ./dvc.yaml declare (a file a stage makes need not exist before it runs)."""
+    import yaml
+
+    if not Path("dvc.yaml").is_file():
+        return set()
+    stages = (yaml.safe_load(Path("dvc.yaml").read_text()) or {}).get("stages", {})
+    return {str(next(iter(out)) if isinstance(out, dict) else out) for stage in stages.values()
+            for out in [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])]}
 
 
 def _explain(what: str, params: Path) -> None:
@@ -170,6 +188,9 @@ def _given_values(body, parts: list[str], where: str) -> list[tuple[str, object]
     if not parts:
         return [(where, body)]
     if isinstance(body, list):
+        if parts[0].isdigit():  # one item, as error messages name it (sources.0.answer_format)
+            i = int(parts[0])
+            return _given_values(body[i] if i < len(body) else None, parts[1:], f"{where}[{i}]")
         return [found for i, item in enumerate(body) for found in _given_values(item, parts, f"{where}[{i}]")]
     if not isinstance(body, dict) or parts[0] not in body:
         return [(".".join([where, *parts]), _UNSET)]

@@ -90,6 +90,8 @@ def explain_field(model: type[BaseModel], key: str) -> str:
     import typing
 
     head, _, rest = key.partition(".")
+    if head.isdigit() and rest:  # a list index, as error messages write it (sources.0.answer_format)
+        return explain_field(model, rest)
     field = model.model_fields.get(head)
     if field is None:
         match = difflib.get_close_matches(head, model.model_fields, n=1, cutoff=0.6)
@@ -99,8 +101,11 @@ def explain_field(model: type[BaseModel], key: str) -> str:
         inner = [t for t in (field.annotation, *typing.get_args(field.annotation))
                  for t in (t, *typing.get_args(t)) if isinstance(t, type) and issubclass(t, BaseModel)]
         if not inner:
-            raise ValueError(f"{head}: has no keys inside it")
-        return f"{head}." + explain_field(inner[0], rest)
+            raise ValueError(f"{head}: a mapping, whose keys its own explanation lists: --explain ...{head}")
+        try:
+            return f"{head}." + explain_field(inner[0], rest)
+        except ValueError as e:
+            raise ValueError(f"{head}.{e}") from None
     if field.is_required():
         return f"{key}: {field.description or 'no description'} Required: no default."
     default = field.get_default(call_default_factory=True)
@@ -218,14 +223,33 @@ def section_class(name: str) -> type[Section] | None:
     return getattr(importlib.import_module(f"r1pipe.config.{module}"), cls)
 
 
-def _error_lines(path: Path, section: str, err: ValidationError) -> list[str]:
-    """One ``file: section.key: message`` line per error pydantic found (it finds them all at once)."""
+def _error_lines(path: Path, section: str, err: ValidationError, cls: type[BaseModel]) -> list[str]:
+    """One ``file: section.key: message`` line per error pydantic found (it finds them all at once); an unknown
+    key, at any depth, names the closest valid one."""
     lines = []
     for error in err.errors():
         key = ".".join([section, *(str(p) for p in error["loc"])])
-        msg = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+        msg = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            msg = "unknown key" + did_you_mean(str(error["loc"][-1]), _fields_at(cls, error["loc"][:-1]))
         lines.append(f"{path}: {key}: {msg}")
     return lines
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names of the model nested at ``loc`` (field names and list indexes) inside ``model``."""
+    import typing
+
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        inner = [t for t in (field.annotation, *typing.get_args(field.annotation)) if field
+                 for t in (t, *typing.get_args(t)) if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not inner:
+            return []
+        model = inner[0]
+    return list(model.model_fields)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -255,7 +279,10 @@ def load_params(path: Path) -> dict:
     except yaml.constructor.ConstructorError as e:
         raise R1pipeError(f"{path}: {e.problem}") from None
     except yaml.YAMLError as e:
-        raise R1pipeError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise R1pipeError(f"{path}: {where}not valid YAML ({getattr(e, 'problem', None) or str(e).splitlines()[0]})"
+                          ) from None
     if not isinstance(raw, dict):
         raise R1pipeError(f"{path}: expected a mapping of sections at the top level")
     problems = []
@@ -265,15 +292,20 @@ def load_params(path: Path) -> dict:
                             f"{', '.join(SECTIONS)}, and any rl_* or base_*)")
         elif body is not None and not isinstance(body, dict):
             problems.append(f"{path}: {name}: expected a mapping, got {type(body).__name__}")
+        elif name not in SECTIONS and (hint := did_you_mean(str(name), set(SECTIONS) - set(raw), 0.9)):
+            # Any rl_* or base_* name is a section of its own; one a letter or so off a built-in the file lacks is
+            # a typo (rl_reasonng).
+            problems.append(f"{path}: {name}: a section of its own, or a typo{hint}? Give your own sections names "
+                            "unlike the built-in ones")
     if problems:
         raise R1pipeError("\n".join(problems))
     return raw
 
 
-def did_you_mean(name: str) -> str:
+def did_you_mean(name: str, names=SECTIONS, cutoff: float = 0.6) -> str:
     import difflib
 
-    match = difflib.get_close_matches(name, SECTIONS, n=1, cutoff=0.6)
+    match = difflib.get_close_matches(name, list(names), n=1, cutoff=cutoff)
     return f" (did you mean {match[0]}?)" if match else ""
 
 
@@ -284,7 +316,7 @@ def validate(path: Path, name: str, cls: type[Section], body: dict | None, check
     try:
         section = cls.model_validate(body or {})
     except ValidationError as e:
-        problems = _error_lines(Path(path), name, e)
+        problems = _error_lines(Path(path), name, e, cls)
     trl = getattr(cls, "key_problems", None)  # a training section: its TRL settings (config/trl.py)
     if section is None and trl:  # its TRL keys are checked even where r1pipe's own fields failed
         given = {k: v for k, v in (body or {}).items() if k not in cls.model_fields}

@@ -37,10 +37,11 @@ class Source(BaseModel):
                             "numbers; 0: one addition or subtraction on numbers up to 10.")
     # file / hub
     train: str | None = Field(None, description="file: a path; hub: a split name")
-    test: str | None = None
+    test: str | None = Field(None, description="file: a path; hub: a split name (the report judges on it), or cut "
+                             "it out of train with test_size")
     validation: str | None = Field(None, description="file: a path; hub: a split name (settings are chosen on it)")
     dataset: str | None = Field(None, description="hub: the dataset id")
-    subset: str | None = None
+    subset: str | None = Field(None, description="hub: the dataset's configuration (load_dataset's name)")
     columns: dict[str, str] = Field(default_factory=dict, description="r1pipe's field -> your column: question, "
                                     "answer, solution, tests, entry_point, setup, numbers, target.")
     answer_format: AnswerFormat = Field("plain", description="How to pull the gold answer out of the answer column: "
@@ -52,9 +53,9 @@ class Source(BaseModel):
     validation_size: float | int | None = Field(None, gt=0, description="Cut the validation split out of `train`'s "
                                                 "rows, after test: a share below 1 of all rows, or a number.")
     question_template: str | None = Field(None, description="e.g. 'Solve: {question}'; fields are the row's columns.")
-    limit_train: int | None = Field(None, ge=1)
-    limit_test: int | None = Field(None, ge=1)
-    limit_validation: int | None = Field(None, ge=1)
+    limit_train: int | None = Field(None, ge=1, description="Use only the first N rows of train (None: all).")
+    limit_test: int | None = Field(None, ge=1, description="Use only the first N rows of test (None: all).")
+    limit_validation: int | None = Field(None, ge=1, description="Use only the first N rows of validation.")
 
     @field_validator("columns")
     @classmethod

@@ -6,6 +6,8 @@ stops an hour later, at coldstart (no worked solution to train on) or at eval (n
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from r1pipe.config.prepare import PrepareSection
 from r1pipe.data.benchmarks import resolve
 
@@ -36,3 +38,11 @@ def problems(sections: dict) -> list[str]:
                              f"prepare has none; name the benchmark after yours: `benchmarks: [{{name: "
                              f"{sorted(names)[0]}, source: prompts}}]`")
     return found
+
+
+def missing_files(sections: dict, produced: set[str]) -> list[str]:
+    """One line per local file or folder a section names that is not there and that no stage makes
+    (``produced``: the outputs dvc.yaml declares)."""
+    return [f"{name}: {path} ({role}) is not there" for name, section in sections.items()
+            for role, path in section.local_files().items()
+            if not Path(path).exists() and Path(path).as_posix() not in produced]

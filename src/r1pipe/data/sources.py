@@ -45,7 +45,10 @@ def _read_splits(source: Source, seed: int) -> dict[str, list[dict]]:
                           f"{len(rows)} rows of {source.train}, leaving none to train on")
     picked = {"test": order[:n_test], "validation": order[n_test:n_test + n_validation],
               "train": order[n_test + n_validation:]}
-    return {split: [rows[i] for i in sorted(picked[split])] for split in SPLITS}
+    cut = {split: [rows[i] for i in sorted(picked[split])] for split in SPLITS}
+    # A split with its own file is that file's (the validator allows a file or a size per split, not both).
+    return {split: _read(source, split) if split != "train" and getattr(source, split) else cut[split]
+            for split in SPLITS}
 
 
 def _size(size: float | int | None, n: int) -> int:

@@ -20,7 +20,7 @@ from transformers import set_seed
 
 from r1pipe import distributed
 from r1pipe.answers import extract_answer
-from r1pipe.artifacts import fingerprint, stage_output, work_dir
+from r1pipe.artifacts import fingerprint, manifest_sha256, stage_output, work_dir
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
 from r1pipe.data.templates import apply_template, mark_prefilled
@@ -93,6 +93,7 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
         if not distributed.is_main():
             return results
         run.log["batches"] = journal.counts()
+        run.log["model"] = {"path": str(model), "manifest_sha256": manifest_sha256(model)}  # which model: the report
         if compute:
             run.log["work"] = compute
         if dtype:  # beside the benchmarks' blocks: the weights the scores were generated with

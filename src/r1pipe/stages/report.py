@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from r1pipe import R1pipeError, hardware
-from r1pipe.artifacts import read_manifest, run_log_path, stage_output
+from r1pipe.artifacts import manifest_sha256, read_manifest, run_log_path, stage_output
 from r1pipe.config.report import ROLES, ReportSection
 from r1pipe.metrics import mean_se
 from r1pipe.progress import console
@@ -366,6 +366,7 @@ class Evals:
     metrics: dict[str, dict] = field(default_factory=dict)
     problems: dict[str, dict] = field(default_factory=dict)
     seeds: dict[str, list[str]] = field(default_factory=dict)  # a model -> its runs' names (itself first)
+    left_out: list[str] = field(default_factory=list)  # evals of a model that is gone or changed, and why
 
     def read(self, name: str, path: Path) -> None:
         """An eval's metrics JSON, and its per-problem scores beside it where there are any."""
@@ -375,11 +376,20 @@ class Evals:
             self.problems[name] = json.loads(per.read_text())
 
 
-def read_evals(models: list[str], metrics_dir: Path, seeds_dir: Path | None) -> Evals:
+def read_evals(models: list[str], metrics_dir: Path, seeds_dir: Path | None, models_dir: Path | None = None) -> Evals:
+    """Each model's eval metrics, and its other seeds'. With ``models_dir``, an eval whose model is not there, or
+    is not the model it scored (the model's manifest changed since: retrained, or another run's metrics left in
+    place), is left out, and said to be."""
     evals = Evals()
     for name in models:
-        if (Path(metrics_dir) / f"{name}.json").is_file():
-            evals.read(name, Path(metrics_dir) / f"{name}.json")
+        path = Path(metrics_dir) / f"{name}.json"
+        if not path.is_file():
+            continue
+        stale = _stale(path, Path(models_dir) / name) if models_dir and Path(models_dir).is_dir() else None
+        if stale:
+            evals.left_out.append(f"{name}: left out, {path} {stale}")
+            continue
+        evals.read(name, path)
     if not evals.metrics:
         raise R1pipeError(f"no eval metrics in {metrics_dir} for any of: {', '.join(models)}")
     # A model's other seeds (``B-1``...) join the claims about it, never the tables.
@@ -389,6 +399,27 @@ def read_evals(models: list[str], metrics_dir: Path, seeds_dir: Path | None) -> 
             for seed, f in files.items():
                 evals.read(f"{name}-{seed}", f)
     return evals
+
+
+def _stale(metrics: Path, model: Path) -> str | None:
+    """Why an eval's metrics no longer describe ``model``, or None."""
+    if not model.is_dir():
+        return f"scored {model}, which is not there"
+    scored, made = (json.loads(log.read_text()) if log.is_file() else {} for log in (run_log_path(metrics),
+                                                                                      run_log_path(model)))
+    recorded = scored.get("model", {}).get("manifest_sha256")
+    if recorded and recorded != manifest_sha256(model):
+        return f"scored another {model} than the one there now (rerun its eval)"
+    # An eval from before evals recorded the model: the model's run log says whether it was made after it.
+    if not recorded and "finished" in scored and "finished" in made and _when(made) > _when(scored):
+        return f"is older than {model} (made {made['finished']}; rerun its eval)"
+    return None
+
+
+def _when(log: dict):
+    from datetime import datetime
+
+    return datetime.strptime(log["finished"], "%Y-%m-%dT%H:%M:%S%z")
 
 
 @dataclass
@@ -412,7 +443,8 @@ def assess(evals: Evals, models: list[str], logs: dict[str, list[dict]], models_
     for left, right in COSTED:
         if table and models_dir and {left, right} <= set(evals.metrics) and f"{left} > {right}" in deltas:
             costs[f"{left} > {right}"] = recipe_costs(Path(models_dir), left, right)
-    return Findings(bench, table, deltas, costs, [f"{name} ({stage}): {w}" for name, (stage, w) in warned.items()],
+    return Findings(bench, table, deltas, costs, [*evals.left_out,
+                                                   *(f"{name} ({stage}): {w}" for name, (stage, w) in warned.items())],
                     unsafe_runs(evals.metrics, models_dir, models))
 
 
@@ -480,7 +512,9 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     import matplotlib
 
     matplotlib.use("Agg")
-    evals = read_evals(cfg.models, metrics_dir, seeds_dir)
+    evals = read_evals(cfg.models, metrics_dir, seeds_dir, models_dir)
+    for line in evals.left_out:
+        console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     logs = rl_curves(live_dir)
     found = assess(evals, cfg.models, logs, models_dir)
     side = (Path(metrics_out),) if metrics_out else ()
