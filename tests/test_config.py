@@ -69,7 +69,7 @@ def test_check_accepts_the_default_and_every_preset(tmp_path):
                               capture_output=True, text=True)
         assert proc.returncode == 2 and "rl_reasoning.use_vllm: true, but" in proc.stderr
     for path in presets:
-        result = invoke("check", "--params", str(path), cwd=tmp_path)
+        result = invoke("check", "--params", str(path), cwd=REPO)  # the presets name files of the project
         assert result.exit_code == 0, result.output
         assert "every section is valid" in result.output
 
