@@ -93,7 +93,8 @@ def run(cfg: EvalSection, model: Path, data: Path, out: Path, name: str | None =
         if not distributed.is_main():
             return results
         run.log["batches"] = journal.counts()
-        run.log["model"] = {"path": str(model), "manifest_sha256": manifest_sha256(model)}  # which model: the report
+        if model is not None:  # which model it scored: the report leaves out an eval of one made since
+            run.log["model"] = {"path": str(model), "manifest_sha256": manifest_sha256(model)}
         if compute:
             run.log["work"] = compute
         if dtype:  # beside the benchmarks' blocks: the weights the scores were generated with
