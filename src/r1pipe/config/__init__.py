@@ -86,30 +86,36 @@ class Section(BaseModel):
 
 def explain_field(model: type[BaseModel], key: str) -> str:
     """The description and default of field ``key`` (dotted for nested models and lists of them) of ``model``."""
-    import difflib
-    import typing
-
     head, _, rest = key.partition(".")
     if head.isdigit() and rest:  # a list index, as error messages write it (sources.0.answer_format)
         return explain_field(model, rest)
     field = model.model_fields.get(head)
     if field is None:
-        match = difflib.get_close_matches(head, model.model_fields, n=1, cutoff=0.6)
-        hint = f" (did you mean {match[0]}?)" if match else ""
-        raise ValueError(f"{head}: unknown key{hint} (known: {', '.join(model.model_fields)})")
+        raise ValueError(f"{head}: unknown key{did_you_mean(head, model.model_fields)} (known: "
+                         f"{', '.join(model.model_fields)})")
     if rest:
-        inner = [t for t in (field.annotation, *typing.get_args(field.annotation))
-                 for t in (t, *typing.get_args(t)) if isinstance(t, type) and issubclass(t, BaseModel)]
-        if not inner:
+        inner = nested_model(model, head)
+        if inner is None:
             raise ValueError(f"{head}: a mapping, whose keys its own explanation lists: --explain ...{head}")
         try:
-            return f"{head}." + explain_field(inner[0], rest)
+            return f"{head}." + explain_field(inner, rest)
         except ValueError as e:
             raise ValueError(f"{head}.{e}") from None
     if field.is_required():
         return f"{key}: {field.description or 'no description'} Required: no default."
     default = field.get_default(call_default_factory=True)
     return f"{key}: {field.description or 'no description'} Default: {default!r}."
+
+
+def nested_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
+    """The model type a field holds, alone or in a list or optional (``sources: list[Source]``), or None."""
+    import typing
+
+    field = model.model_fields.get(name)
+    if field is None:
+        return None
+    return next((t for a in (field.annotation, *typing.get_args(field.annotation)) for t in (a, *typing.get_args(a))
+                 if isinstance(t, type) and issubclass(t, BaseModel)), None)
 
 
 class Lora(BaseModel):
@@ -238,17 +244,9 @@ def _error_lines(path: Path, section: str, err: ValidationError, cls: type[BaseM
 
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
     """The field names of the model nested at ``loc`` (field names and list indexes) inside ``model``."""
-    import typing
-
     for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part))
-        inner = [t for t in (field.annotation, *typing.get_args(field.annotation)) if field
-                 for t in (t, *typing.get_args(t)) if isinstance(t, type) and issubclass(t, BaseModel)]
-        if not inner:
+        if not isinstance(part, int) and (model := nested_model(model, str(part))) is None:
             return []
-        model = inner[0]
     return list(model.model_fields)
 
 
