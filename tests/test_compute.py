@@ -111,7 +111,7 @@ def test_a_tiny_grpo_run_and_sft_count_their_flops_by_hand(chain):
 
 def test_the_report_has_one_compute_row_per_stage_that_ran(chain):
     """In the report's run log (run logs vary between runs, so report.md holds none of it), and printed."""
-    from r1pipe.stages.report import compute_table
+    from r1pipe.report.render import compute_table
 
     rows = json.loads((chain / "reports.run.json").read_text())["compute_by_stage"]
     outputs = [row["output"] for row in rows]

@@ -1,8 +1,9 @@
-"""Exact invalidation: each dvc.yaml stage depends on exactly the r1pipe code its command can import, and on
-every file it reads; config is a leaf; there is no import circle."""
+"""Exact invalidation: each dvc.yaml stage depends on its command's code fingerprint (the r1pipe code it can
+import, hashed on its syntax tree) and on every file it reads; config is a leaf; there is no import circle."""
 
 import copy
 import json
+import shlex
 import subprocess
 import sys
 
@@ -22,25 +23,101 @@ def bodies(stages):
         yield name, stage.get("do", stage)
 
 
+LAUNCHERS = ("r1pipe", "${launch.train}", "${launch.generate}")  # how a dvc.yaml command starts r1pipe
+
+
+def stage_argv(cmd: str) -> list[str]:
+    """A dvc.yaml ``cmd`` from the r1pipe command on: ``${launch.train} sft --out m`` -> ``[sft, --out, m]``."""
+    words = shlex.split(cmd)
+    start = next(i for i, w in enumerate(words) if w in LAUNCHERS)
+    return words[start + 1:]
+
+
 def code_dep_problems(stages) -> list[str]:
+    """Each r1pipe stage depends on its command's code fingerprint and on no source file (whose bytes change with
+    every comment); the fingerprints are the ``code`` stage's outputs."""
     problems = []
     for name, body in bodies(stages):
-        listed = [d for d in body["deps"] if d.startswith("src/")]
-        wanted = codegraph.stage_code_deps(body["cmd"])
-        problems += [f"{name}: imports {d} but does not depend on it" for d in wanted if d not in listed]
-        problems += [f"{name}: depends on {d} but never imports it" for d in listed if d not in wanted]
+        if name == "code":
+            continue
+        wanted = f"code/{stage_argv(body['cmd'])[0]}.json"
+        problems += [f"{name}: does not depend on {wanted}"] if wanted not in body["deps"] else []
+        problems += [f"{name}: depends on {d}, a source file" for d in body["deps"] if d.startswith("src/")]
+        problems += [f"{name}: depends on {d}, another command's code" for d in body["deps"]
+                     if d.startswith("code/") and d != wanted]
     return problems
 
 
-def test_every_stage_depends_on_exactly_the_code_it_imports():
-    assert code_dep_problems(STAGES) == [], "run: python scripts/sync_dvc_deps.py"
-    # It can fail both ways: a dep left out, and a dep the stage never loads.
-    fewer = copy.deepcopy(STAGES)
-    fewer["rl_reasoning"]["deps"].remove("src/r1pipe/config/grpo.py")
-    assert code_dep_problems(fewer) == ["rl_reasoning: imports src/r1pipe/config/grpo.py but does not depend on it"]
-    more = copy.deepcopy(STAGES)
-    more["sft"]["deps"].append("src/r1pipe/config/grpo.py")
-    assert code_dep_problems(more) == ["sft: depends on src/r1pipe/config/grpo.py but never imports it"]
+def test_every_stage_depends_on_its_commands_code_fingerprint():
+    assert code_dep_problems(STAGES) == []
+    code = STAGES["code"]
+    assert code["always_changed"] and stage_argv(code["cmd"]) == ["code", "--out", "code"]
+    # It can fail: a fingerprint left out, a source file listed, another command's fingerprint.
+    broken = copy.deepcopy(STAGES)
+    broken["rl_reasoning"]["deps"].remove("code/grpo.json")
+    broken["sft"]["deps"] += ["src/r1pipe/config/grpo.py", "code/grpo.json"]
+    assert code_dep_problems(broken) == ["rl_reasoning: does not depend on code/grpo.json",
+                                         "sft: depends on src/r1pipe/config/grpo.py, a source file",
+                                         "sft: depends on code/grpo.json, another command's code"]
+
+
+def test_the_committed_fingerprints_are_todays_code(tmp_path):
+    """code/*.json in the repository is what `r1pipe code` writes for today's code, so the committed dvc.lock
+    shows which stages a change since the committed run reruns (`dvc status` in a fresh clone)."""
+    codegraph.write_fingerprints(tmp_path)
+    for written in sorted(tmp_path.glob("*.json")):
+        committed = REPO / "code" / written.name
+        assert committed.is_file() and committed.read_text() == written.read_text(), \
+            f"code/{written.name} is not today's code: run `r1pipe code`"
+    assert {p.name for p in (REPO / "code").glob("*.json")} == {p.name for p in tmp_path.glob("*.json")}
+
+
+def test_a_fingerprint_follows_what_the_code_does_not_how_it_is_written(tmp_path):
+    original = tmp_path / "a.py"
+    original.write_text('"""Doc."""\nimport os\n\n\ndef f(x):\n    """Say what f does."""\n    return x + 1\n')
+    same = tmp_path / "b.py"  # comments, docstrings, blank lines and line breaks: the same code
+    same.write_text('import os  # the os\n\n\ndef f(\n    x,\n):\n    # one more\n    return (x +\n            1)\n')
+    other = tmp_path / "c.py"
+    other.write_text('"""Doc."""\nimport os\n\n\ndef f(x):\n    """Say what f does."""\n    return x + 2\n')
+    assert codegraph.syntax_hash(original) == codegraph.syntax_hash(same) != codegraph.syntax_hash(other)
+    # A string that is a statement's value, not a docstring, is code.
+    value = tmp_path / "d.py"
+    value.write_text('import os\n\n\ndef f(x):\n    y = "Say what f does."\n    return x + 1\n')
+    assert codegraph.syntax_hash(value) != codegraph.syntax_hash(same)
+
+
+def test_a_change_to_one_command_moves_only_the_fingerprints_of_the_commands_that_run_it():
+    """The import arrows are cut so that a module is in the fingerprint of the commands that run it only."""
+    def runs(path):
+        return {c for c in codegraph.commands() if path in codegraph.fingerprint(f"r1pipe.stages.{c}")}
+
+    everything = set(codegraph.commands())
+    # The task generator: only `prepare` (the tiny tokenizer's text is frozen in models/tiny_corpus.py).
+    assert runs("r1pipe/data/arithmetic.py") == {"prepare"}
+    assert runs("r1pipe/config/grpo.py") == {"grpo"}
+    assert runs("r1pipe/config/sft.py") == {"coldstart", "sft", "distill"}
+    # The shared training settings (LoRA, trainable layers) reach only the training commands.
+    assert runs("r1pipe/config/training.py") == {"coldstart", "grpo", "sft", "distill"}
+    assert runs("r1pipe/models/tiny.py") == everything - {"prepare", "report"}
+    for shared in ("r1pipe/cli.py", "r1pipe/config/__init__.py", "r1pipe/artifacts.py", "r1pipe/codegraph.py"):
+        assert runs(shared) == everything, shared
+
+
+def test_a_stage_run_by_dvc_on_other_code_than_its_fingerprint_names_refuses(tmp_path):
+    from r1pipe import dvcdeps
+
+    stage = "r1pipe.stages.sft"
+    current = tmp_path / "sft.json"
+    current.write_text(json.dumps(codegraph.code_file(stage)))
+    old = tmp_path / "old" / "sft.json"
+    old.parent.mkdir()
+    old.write_text(json.dumps({**codegraph.code_file(stage), "code_sha256": "0" * 64}))
+    data = tmp_path / "rows.json"
+    data.write_text("{}")
+    now = codegraph.code_hash(stage)
+    assert dvcdeps.stale_code([data, current], "sft", now) is None
+    assert dvcdeps.stale_code([data, old], "sft", now) == old
+    assert dvcdeps.stale_code([old], "grpo", now) is None  # another command's file is not this one's
 
 
 @pytest.mark.parametrize("command", ["base", "prepare", "coldstart", "grpo", "reject_sample", "sft", "distill",
@@ -57,28 +134,68 @@ def test_the_import_graph_covers_what_a_stage_really_loads(command):
 
 def test_every_stage_depends_on_the_files_it_reads():
     for name, body in bodies(STAGES):
-        argv = codegraph.stage_argv(body["cmd"])
+        if name == "code":  # it reads r1pipe's own source, which is what it fingerprints
+            continue
+        argv = stage_argv(body["cmd"])
         paths = [argv[i + 1] for i, a in enumerate(argv) if a in ("--model", "--data", "--student")]
         section = argv[argv.index("--section") + 1] if "--section" in argv else argv[0].replace("-", "_")
         cfg = section_class(section).model_validate(PARAMS[section])
         for path in [*paths, *cfg.local_files().values()]:
             assert path in body["deps"] or path.replace("models/", "${item}") in body["deps"], (name, path)
     report = dict(bodies(STAGES))["report"]
-    argv = codegraph.stage_argv(report["cmd"])
+    argv = stage_argv(report["cmd"])
     report = report["deps"]
     assert argv[argv.index("--seeds-dir") + 1] in report  # each seed's eval metrics
     for model in section_class("report")().models:  # what `r1pipe report` opens
         assert {f"models/{model}/r1pipe.json", f"metrics/eval/{model}.json", f"metrics/eval/{model}.samples.json",
                 f"metrics/eval/{model}.problems.json"} <= set(report)
-    # Run logs vary between runs of the same inputs: the report reads them only into its own run log.
-    assert not [dep for dep in report if dep.endswith(".run.json")]
+    # The run logs it reads: the training warnings and processes (into report.md), the model each eval scored
+    # (a stale eval is left out), the seconds and TFLOP of every stage behind the models (its own run log).
+    models = [*section_class("report")().models, "base_student"]
+    logs = {f"models/{m}.run.json" for m in models} | {"data/prompts.run.json", "data/sft.run.json"}
+    logs |= {f"metrics/eval/{m}.run.json" for m in section_class("report")().models}
+    assert logs <= set(report) and "models/seeds" in report  # the seeds' manifests and run logs
+
+
+def cycles() -> list[list[str]]:
+    """Import circles among r1pipe's modules (edges to the module named, not to its parent packages)."""
+    root = codegraph.ROOT
+    modules = sorted(".".join(("r1pipe", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+                     for p in root.rglob("*.py"))
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in codegraph.imports_of(v):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in codegraph.imports_of(v):
+                found.append(sorted(component))
+
+    for m in modules:
+        if m not in index:
+            visit(m)
+    return found
 
 
 def test_config_is_a_leaf_and_no_import_circle_remains():
     code = "import sys, r1pipe.config; print(sorted(m for m in sys.modules if m.startswith('r1pipe')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['r1pipe', 'r1pipe.config']"
-    assert codegraph.cycles() == []
+    assert cycles() == []
 
 
 def test_data_imports_no_engine_trainer_or_stage():
@@ -100,21 +217,15 @@ def test_data_imports_no_engine_trainer_or_stage():
 def test_stages_that_load_no_model_do_not_depend_on_the_model_code():
     """prepare and report read text and JSON: a change to models/ (or to the rewards, which load reward models)
     reruns neither. The answer helpers they share with the rewards live in a leaf, r1pipe.answers."""
-    def deps(stage):
-        return set(dict(bodies(STAGES))[stage]["deps"])
+    def runs(command):
+        return {path.split("/")[1] for path in codegraph.fingerprint(f"r1pipe.stages.{command}")}
 
-    for stage in ("prepare", "report"):
-        assert not {"src/r1pipe/models", "src/r1pipe/rewards"} & deps(stage), stage
-    assert "src/r1pipe/models" in deps("reject_sample")  # the check can fail: a stage that loads a model
+    for command in ("prepare", "report"):
+        assert not {"models", "rewards"} & runs(command), command
+    assert "models" in runs("reject_sample")  # the check can fail: a stage that loads a model
     code = "import sys, r1pipe.answers; print(sorted(m for m in sys.modules if m.startswith('r1pipe')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['r1pipe', 'r1pipe.answers']"
-
-
-def test_shared_modules_are_deps_of_every_stage():
-    for name, body in bodies(STAGES):
-        assert {"src/r1pipe/cli.py", "src/r1pipe/config/__init__.py", "src/r1pipe/artifacts.py"} <= set(
-            body["deps"]), name
 
 
 def test_presets_name_no_path_outside_the_repository():

@@ -13,7 +13,7 @@ from transformers import TrainerCallback
 
 from conftest import invoke
 from r1pipe import R1pipeError, rewards
-from r1pipe.stages.report import warnings
+from r1pipe.report.lineage import warnings
 from r1pipe.training import sft
 
 COLDSTART = ["coldstart", "--model", "models/base", "--data", "data/prompts"]

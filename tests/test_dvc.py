@@ -18,6 +18,8 @@ MODELS = {}  # environment for the stages: where the faked local copy of the nam
 
 def run(cmd, cwd, timeout=1200):
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", **MODELS}
+    if (cwd / "src/r1pipe").is_dir():  # the stages run the repository's copy of r1pipe, which a test may edit
+        env["PYTHONPATH"] = str(cwd / "src")
     try:
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -68,9 +70,9 @@ def repo(tmp_path_factory):
     return repo
 
 
-ALL = {"base", "base_student", "prepare", "coldstart", "rl_reasoning", "rl_reasoning_seed@1", "reject_sample", "sft",
-       "rl_all", "rl_all_seed@1", "distill", "rl_zero", "rl_zero_seed@1", "eval@base", "eval@A", "eval@B", "eval@C",
-       "eval@D", "eval@student", "eval@zero", "eval_seed_B@1", "eval_seed_D@1", "eval_seed_zero@1", "report"}
+ALL = {"code", "base", "base_student", "prepare", "coldstart", "rl_reasoning", "rl_reasoning_seed@1", "reject_sample",
+       "sft", "rl_all", "rl_all_seed@1", "distill", "rl_zero", "rl_zero_seed@1", "eval@base", "eval@A", "eval@B",
+       "eval@C", "eval@D", "eval@student", "eval@zero", "eval_seed_B@1", "eval_seed_D@1", "eval_seed_zero@1", "report"}
 ZERO = {"base_student", "rl_zero", "eval@zero", "rl_zero_seed@1", "eval_seed_zero@1"}  # what depends on the base alone
 
 
@@ -91,7 +93,7 @@ def test_repro_runs_everything_then_nothing(repo):
     assert base["source"] == f"local:{MODELS['R1PIPE_MODELS']}/smollm2-135m-instruct"
     assert json.loads((repo / "models/base/tokenizer_config.json").read_text())["pad_token"] == "<|im_end|>"
     out = run(["dvc", "repro"], repo)
-    assert ran(out) == set() and "up to date" in out
+    assert ran(out) == {"code"}  # the fingerprints, rewritten with the same bytes: nothing after them runs
     # `dvc metrics show` is the paper's table: each model's pass@1 and each claim's Δ, no run logs.
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo))
     files = next(iter(shown.values()))["data"]
@@ -119,8 +121,8 @@ def test_a_clone_that_pulls_from_the_remote_reruns_nothing(repo, tmp_path):
         assert (clone / path).exists(), path
     assert (clone / "models/D/model.safetensors").read_bytes() == (repo / "models/D/model.safetensors").read_bytes()
     out = run(["dvc", "repro"], clone)
-    assert ran(out) == set() and "up to date" in out
-    assert "changed" not in run(["dvc", "status"], clone)
+    assert ran(out) == {"code"}
+    assert set(status(clone)) == {"code"}  # `always changed`, and nothing else
 
 
 def test_outputs_are_linked_from_the_cache_not_copied(repo):
@@ -141,26 +143,67 @@ def test_a_rerun_that_reproduces_the_same_bytes_stops_the_cascade(repo):
     before = outs_in_lock(repo)
     assert ran(run(["dvc", "repro", "-f", "-s", "reject_sample"], repo)) == {"reject_sample"}
     out = run(["dvc", "repro"], repo)
-    assert ran(out) == set(), "reject_sample's output changed bytes, so the stages after it reran"
+    # The report reads reject-sample's run log (its time), so it runs again, and writes the same report.
+    assert ran(out) == {"code", "report"}, "reject_sample's output changed bytes, so the stages after it reran"
     assert outs_in_lock(repo) == before
     assert json.loads((repo / "models/A.run.json").read_text())["seconds"] > 0
 
 
-def test_a_changed_grpo_default_makes_exactly_the_grpo_stages_stale(repo):
-    grpo = repo / "src/r1pipe/config/grpo.py"
-    text = grpo.read_text()
-    assert '"max_completion_length": (64,' in text
-    grpo.write_text(text.replace('"max_completion_length": (64,', '"max_completion_length": (65,'))
+def status(repo) -> dict:
+    return json.loads(run(["dvc", "status", "--json"], repo))
+
+
+GRPO_STAGES = {"rl_reasoning", "rl_reasoning_seed@1", "rl_all", "rl_all_seed@1", "rl_zero", "rl_zero_seed@1"}
+
+
+@pytest.mark.parametrize("edit, stale", [
+    # A comment and a docstring in every source file: no stage's code changed.
+    ("comments", set()),
+    # The task generator's output: prepare alone (what its new prompts reach follows once it has run).
+    ("arithmetic", {"prepare"}),
+    # A GRPO default: the GRPO stages, and nothing that does not run GRPO.
+    ("grpo", GRPO_STAGES),
+])
+def test_a_code_change_makes_exactly_the_stages_that_run_it_stale(repo, edit, stale):
+    src = repo / "src/r1pipe"
+    texts = {path: path.read_text() for path in src.rglob("*.py")}
     try:
-        status = json.loads(subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True,
-                                           check=True).stdout)
-        grpo_stages = {"rl_reasoning", "rl_reasoning_seed@1", "rl_all", "rl_all_seed@1", "rl_zero", "rl_zero_seed@1"}
-        assert set(status) == grpo_stages
-        # The installed r1pipe still has the old default, so the reruns reproduce the same bytes: nothing after.
-        assert ran(run(["dvc", "repro"], repo)) == grpo_stages
+        if edit == "comments":
+            for path, text in texts.items():
+                edited = '"""Edited. ' + text[3:] if text.startswith('"""') else text  # the module's docstring
+                path.write_text(f"# a comment\n{edited}\n# one more\n")
+        elif edit == "arithmetic":
+            path = src / "data/arithmetic.py"
+            assert '"Ava", "Ben"' in texts[path]
+            path.write_text(texts[path].replace('"Ava", "Ben"', '"Ava", "Bea"'))
+        else:
+            path = src / "config/grpo.py"
+            assert '"max_completion_length": (64,' in texts[path]
+            path.write_text(texts[path].replace('"max_completion_length": (64,', '"max_completion_length": (65,'))
+        assert ran(run(["dvc", "repro", "code"], repo)) == {"code"}
+        assert set(status(repo)) == {"code", *stale}
     finally:
-        grpo.write_text(text)
-        run(["dvc", "commit", "-f", "-q"], repo)
+        for path, text in texts.items():
+            path.write_text(text)
+    assert ran(run(["dvc", "repro"], repo)) == {"code"}  # the same fingerprints again: nothing else reruns
+
+
+def test_a_stage_run_alone_on_changed_code_refuses(repo):
+    """`dvc repro --single-item` skips the `code` stage: a stage whose fingerprint is not its code stops, so
+    dvc.lock never records an output against code it was not made with."""
+    path = repo / "src/r1pipe/config/sft.py"
+    text = path.read_text()
+    path.write_text(text + "\nCHANGED = 1\n")
+    try:
+        env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(repo / "src"), **MODELS}
+        proc = subprocess.run(["dvc", "repro", "-f", "-s", "coldstart"], cwd=repo, capture_output=True, text=True,
+                              env=env)
+        assert proc.returncode != 0
+        assert "code/coldstart.json: is the fingerprint of other code than this stage runs" in proc.stdout + proc.stderr
+    finally:
+        path.write_text(text)
+    run(["dvc", "checkout"], repo)  # DVC removed models/A before the stage refused
+    assert ran(run(["dvc", "repro"], repo)) == {"code"}
 
 
 def test_distill_seed_reruns_only_distill_its_eval_and_report(repo):
@@ -168,7 +211,7 @@ def test_distill_seed_reruns_only_distill_its_eval_and_report(repo):
     run(["git", "commit", "-qm", "baseline"], repo)
     before = outs_in_lock(repo)
     set_param(repo, "distill", "seed", 1)
-    assert ran(run(["dvc", "repro"], repo)) == {"distill", "eval@student", "report"}
+    assert ran(run(["dvc", "repro"], repo)) == {"code", "distill", "eval@student", "report"}
     after = outs_in_lock(repo)
     changed = {path for path in before if after[path] != before[path]}
     assert "models/student" in changed  # (the tiny student's samples and score may stay the same)
@@ -199,7 +242,7 @@ def test_an_experiment_runs_beside_the_workspace(reproduced):
     repo = reproduced
     workspace_seed = get_param(repo, "distill", "seed")
     out = run(["dvc", "exp", "run", "--temp", "-S", "distill.seed=4", "-n", "distill-4"], repo)
-    assert ran(out) == {"distill", "eval@student", "report"}
+    assert ran(out) == {"code", "distill", "eval@student", "report"}
     data = experiments(json.loads(run(["dvc", "exp", "show", "--json"], repo)))["distill-4"]
     assert data["params"]["params.yaml"]["data"]["distill"]["seed"] == 4
     assert set(data["metrics"]["metrics/report.json"]["data"]["pass@1"]) == {"base", "A", "B", "C", "D", "zero",
@@ -230,7 +273,7 @@ def test_coldstart_seed_reruns_everything_downstream_of_A_and_back_gives_the_sam
     repo = reproduced
     before = outs_in_lock(repo)
     set_param(repo, "coldstart", "seed", 1)
-    downstream = ALL - {"base", "prepare", "eval@base"} - ZERO
+    downstream = ALL - {"base", "prepare", "eval@base"} - ZERO  # with `code`, which always runs
     assert ran(run(["dvc", "repro"], repo)) == downstream
     assert outs_in_lock(repo)["models/A"] != before["models/A"]
     # Back to seed 0, every stage after A runs again (the run cache is off, so nothing is restored from it)
@@ -249,7 +292,7 @@ def test_generation_on_two_processes_from_params_reruns_only_what_it_launches(re
     before = outs_in_lock(repo)
     out = run(["dvc", "exp", "run", "-S", "launch.generate=torchrun --standalone --nproc_per_node 2 -m r1pipe"],
               repo)
-    assert ran(out) == {"reject_sample", *{s for s in ALL if s.startswith("eval")}}
+    assert ran(out) == {"code", "reject_sample", *{s for s in ALL if s.startswith("eval")}, "report"}
     assert outs_in_lock(repo) == before
     assert json.loads((repo / "data/sft.run.json").read_text())["processes"] == 2
     assert "torchrun --standalone" in (repo / "dvc.lock").read_text()

@@ -72,7 +72,7 @@ def test_a_stage_on_a_described_gpu_logs_and_reports_the_gpu(monkeypatch, tiny_d
     """The real eval stage and report under a described GPU: the run log names the GPU and its share is of the
     GPU's bf16 rate; the report's compute table is headed by the GPU, never by this CPU."""
     from conftest import cli
-    from r1pipe.stages.report import compute_table
+    from r1pipe.report.render import compute_table
 
     params = yaml.safe_load((tiny_dir / "params.yaml").read_text())
     params["eval"]["dtype"] = "auto"  # the tiny preset fixes float32; this test is about what auto picks

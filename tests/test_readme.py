@@ -4,7 +4,8 @@ import json
 import re
 
 from conftest import REPO
-from r1pipe.stages.report import CLAIMS, claims, difference, read_evals, seeds_difference
+from r1pipe.report.claims import CLAIMS, claims, difference, seeds_difference
+from r1pipe.report.lineage import read_evals
 
 README = (REPO / "README.md").read_text()
 

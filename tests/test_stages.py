@@ -169,7 +169,7 @@ def test_eval_on_real_benchmarks(chain):
 
 
 def test_report_checks_the_papers_findings_against_standard_errors():
-    from r1pipe.stages.report import claims
+    from r1pipe.report.claims import claims
 
     def m(p, se):
         return {"arithmetic": {"pass@1": p, "pass@1_se": se}}
@@ -188,7 +188,8 @@ def test_report_checks_the_papers_findings_against_standard_errors():
 
 
 def test_a_claim_whose_model_never_had_an_advantage_is_not_tested(tmp_path):
-    from r1pipe.stages.report import claims, never_advantaged, rl_curves
+    from r1pipe.report.claims import claims, never_advantaged
+    from r1pipe.report.lineage import rl_curves
 
     for section, spreads in {"rl_zero": [0.0, 0.0, 0.0], "rl_reasoning": [0.0, 0.2, 0.0]}.items():
         log_curves(tmp_path / section, [{"reward": -0.5, "reward_std": s} for s in spreads])
@@ -202,7 +203,7 @@ def test_a_claim_whose_model_never_had_an_advantage_is_not_tested(tmp_path):
 
 def test_a_model_over_several_seeds_is_judged_on_their_mean_with_both_noises():
     """B over 3 seeds against A, on 4 problems: hand-computed."""
-    from r1pipe.stages.report import claims
+    from r1pipe.report.claims import claims
 
     a = {"0": 0.0, "1": 0.0, "2": 1.0, "3": 1.0}
     runs = {"B": {"0": 1.0, "1": 0.0, "2": 1.0, "3": 1.0},      # +0.25
@@ -220,7 +221,7 @@ def test_a_model_over_several_seeds_is_judged_on_their_mean_with_both_noises():
 
 def test_paired_standard_error_is_the_se_of_per_problem_differences():
     """Two models right on the same hard problems: the paired SE sees that their difference is steady."""
-    from r1pipe.stages.report import claims
+    from r1pipe.report.claims import claims
 
     # 10 problems; A right on 0-4, B right on 0-6: B - A = +0.2; differences are 0 or 1.
     a = {str(i): float(i < 5) for i in range(10)}
@@ -281,7 +282,7 @@ def log_curves(directory, logs, steps=None):
 def test_the_reports_curves_are_dvclives_at_the_trainers_own_steps(tmp_path):
     """With ``logging_steps: 2`` the trainer logs steps 2, 4, 6: the report reads dvclive's files, whose step
     column says so, not 1, 2, 3; and each value is the one the trainer logged."""
-    from r1pipe.stages.report import rl_curves
+    from r1pipe.report.lineage import rl_curves
 
     logs = [{"reward": 0.1 * step, "reward_std": 0.2, "completions/mean_length": 10.0 + step} for step in (2, 4, 6)]
     log_curves(tmp_path / "rl_reasoning", logs, steps=[2, 4, 6])
@@ -292,7 +293,7 @@ def test_the_reports_curves_are_dvclives_at_the_trainers_own_steps(tmp_path):
 
 def test_the_chains_report_reads_the_curves_dvclive_wrote(chain):
     """In the tiny chain, the report's curves are the trainer's logged rewards at the trainer's steps."""
-    from r1pipe.stages.report import rl_curves
+    from r1pipe.report.lineage import rl_curves
 
     curves = rl_curves(chain / "dvclive")
     assert set(curves) == {"B", "D", "zero"}
@@ -305,7 +306,7 @@ def test_rl_completions_count_what_trls_trainer_generates():
     """The gpu preset's rl_reasoning: 16 completions a micro-batch, 8 micro-batches a step, on 4 GPUs, 500
     steps: 256,000 completions (counting max_steps x batch x processes alone gave 32,000, 8x too few); each
     generation batch used for 2 passes halves what was generated."""
-    from r1pipe.stages.report import rl_completions
+    from r1pipe.report.lineage import rl_completions
 
     gpu = {"max_steps": 500, "per_device_train_batch_size": 16, "gradient_accumulation_steps": 8}
     assert rl_completions(gpu, processes=4) == 500 * 16 * 8 * 4 == 256_000

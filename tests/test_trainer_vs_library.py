@@ -221,8 +221,7 @@ def test_dynamic_sampling_leaves_trls_batch_as_it_is_where_every_group_is_inform
     group's rewards differ there is nothing to drop or refill, and the batch is TRL's, key for key."""
     model, tok = tiny(tmp_path)
     trainer = CPUGRPOTrainer(model=model, reward_funcs=[length_reward], args=config(tmp_path, max_steps=1),
-                             train_dataset=Dataset.from_list(PROMPTS), processing_class=tok)
-    trainer.dynamic_sampling_rounds = 2
+                             train_dataset=Dataset.from_list(PROMPTS), processing_class=tok, dynamic_sampling_rounds=2)
     trainer.model.train()
     torch.manual_seed(0)
     ours = trainer._generate_and_score_completions(PROMPTS)

@@ -290,7 +290,8 @@ def stage_output(stage: str, out: Path | str, *, code: str, params: dict | None 
     main = distributed.is_main()
     if main:
         claim_output(out, stage, directory=manifest, side=side)
-        dvcdeps.require_declared(inputs or {})  # under `dvc repro`, DVC must know every file the stage reads
+        # under `dvc repro`, DVC must know every file the stage reads, and the code it runs
+        dvcdeps.require_declared(inputs or {}, code.rpartition('.')[2].replace('_', '-'), code_hash(code))
     distributed.barrier()
     incidents.take()  # this stage's count starts at nothing
     run = StageRun(None)

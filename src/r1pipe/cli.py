@@ -198,6 +198,17 @@ def _given_values(body, parts: list[str], where: str) -> list[tuple[str, object]
 
 
 @app.command()
+def code(out: Out = Path("code")):
+    """Write each stage command's code fingerprint, OUT/<command>.json: the r1pipe modules it runs, each hashed on
+    its syntax tree. dvc.yaml's `code` stage runs this on every `dvc repro`; each other stage depends on its
+    command's file, so a comment reruns nothing and a change to what a stage runs reruns that stage."""
+    from r1pipe.codegraph import write_fingerprints
+
+    for path in write_fingerprints(out):
+        typer.echo(path)
+
+
+@app.command()
 def base(out: Out = Path("models/base"), params: Params = Path("params.yaml"), section: SectionOf.base = None):
     """Resolve the base model (tiny, a named model, local dir or hub id) into a local model directory."""
     from r1pipe.config.models import BaseSection

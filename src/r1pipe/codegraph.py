@@ -1,20 +1,22 @@
-"""Which r1pipe source files a stage runs: its code lineage, read from the import graph.
+"""Which r1pipe code a stage runs, and its fingerprint: the code lineage DVC reruns a stage on.
 
-A stage's output depends on every r1pipe module it can import, lazily imported
-ones included. This module finds them from the source text alone (``ast``), so
-it imports nothing and can run anywhere:
+A stage's output depends on every r1pipe module its command can import, lazily imported ones included. This
+module finds them from the source text alone (``ast``), so it imports nothing and can run anywhere:
 
 - ``closure("r1pipe.stages.grpo")``: every r1pipe module that the stage module can load;
-- ``code_hash(...)``: one sha256 over those files, written into each output's run log (``<out>.run.json``);
-- the test ``tests/test_deps.py`` uses the same closure to check that ``dvc.yaml``
-  lists exactly these files as the stage's code deps.
+- ``fingerprint(...)``: each of those files hashed on its syntax tree, so that a comment, a docstring or a
+  reformatting changes nothing, while any change to what the code does changes the hash;
+- ``code_hash(...)``: one sha256 over a fingerprint, written into each output's run log (``<out>.run.json``)
+  and into the stage's work-directory stamp (a resumed run must run the same code);
+- ``write_fingerprints(out)``: one ``<command>.json`` per stage command, what dvc.yaml's ``code`` stage writes
+  and every other stage depends on (instead of the ``.py`` files, whose bytes change with every comment).
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import shlex
+import json
 from functools import cache
 from pathlib import Path
 
@@ -87,84 +89,69 @@ def files(modules: set[str]) -> list[Path]:
     return sorted(module_file(m) for m in modules)
 
 
-def code_hash(*entries: str) -> str:
-    """sha256 over the relative paths and contents of every file in the closure of ``entries``."""
-    h = hashlib.sha256()
-    for f in files(closure(*entries)):
-        h.update(str(f.relative_to(ROOT)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
+def stage_modules(stage: str) -> set[str]:
+    """What ``r1pipe <command>`` runs for stage module ``stage`` (``r1pipe.stages.grpo``): the command line that
+    dispatches it and everything the stage module can import."""
+    return closure(stage) | {f"{PACKAGE}.cli"}
 
 
-def cycles() -> list[list[str]]:
-    """Import circles among r1pipe's modules (edges to the module named, not to its parent packages)."""
-    modules = sorted(
-        ".".join((PACKAGE, *p.relative_to(ROOT).with_suffix("").parts)).removesuffix(".__init__")
-        for p in ROOT.rglob("*.py")
-    )
-    index, low, stack, on_stack, found = {}, {}, [], set(), []
-
-    def visit(v: str) -> None:  # Tarjan's strongly connected components
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in imports_of(v):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1 or v in imports_of(v):
-                found.append(sorted(component))
-
-    for m in modules:
-        if m not in index:
-            visit(m)
-    return found
+def _canonical(node) -> object:
+    """A syntax tree as plain data: node types and fields, without positions, docstrings, or the fields that are
+    empty (None, []), so that the Python versions that add a field or print trees differently agree."""
+    if isinstance(node, ast.AST):
+        body = getattr(node, "body", None)
+        if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            body = body[1:]  # the docstring: what the code says about itself, not what it does
+        fields = {name: body if name == "body" and body is not None else getattr(node, name, None)
+                  for name in node._fields}
+        return [type(node).__name__, {k: _canonical(v) for k, v in fields.items() if v not in (None, [])}]
+    if isinstance(node, list):
+        return [_canonical(v) for v in node]
+    return node if isinstance(node, str | int | float | bool) or node is None else repr(node)
 
 
-def dvc_deps(*entries: str) -> list[str]:
-    """The closure of ``entries`` as dvc.yaml deps, relative to the repository: a package directory when
-    every module in it is in the closure, else its files one by one."""
-    wanted = set(files(closure(*entries)))
-    repo = ROOT.parent.parent
-    out: list[str] = []
-
-    def walk(directory: Path) -> None:
-        if directory != ROOT and all(p in wanted for p in directory.rglob("*.py")):
-            out.append(str(directory.relative_to(repo)))
-            return
-        for child in sorted(directory.iterdir()):
-            if child.is_dir() and (child / "__init__.py").is_file():
-                walk(child)
-            elif child in wanted:
-                out.append(str(child.relative_to(repo)))
-
-    walk(ROOT)
-    return out
+def syntax_hash(path: Path) -> str:
+    """sha256 of a Python file's syntax tree: the same for every version of the file that does the same."""
+    tree = ast.parse(path.read_text(), str(path))
+    return hashlib.sha256(json.dumps(_canonical(tree), separators=(",", ":")).encode()).hexdigest()
 
 
-# What a dvc.yaml command starts with: r1pipe itself, or params.yaml's launcher (config/launch.py).
-LAUNCHERS = ("r1pipe", "${launch.train}", "${launch.generate}")
+def fingerprint(stage: str) -> dict[str, str]:
+    """Each file that stage module ``stage`` runs (:func:`stage_modules`), relative to the package's folder
+    (``r1pipe/config/grpo.py``), with its :func:`syntax_hash`."""
+    return {str(f.relative_to(ROOT.parent)): syntax_hash(f) for f in files(stage_modules(stage))}
 
 
-def stage_argv(cmd: str) -> list[str]:
-    """A dvc.yaml ``cmd`` from the r1pipe command on: ``${launch.train} sft --out m`` -> ``[sft, --out, m]``."""
-    words = shlex.split(cmd)
-    start = next(i for i, w in enumerate(words) if w in LAUNCHERS)
-    return words[start + 1 :]
+def code_hash(stage: str) -> str:
+    """One sha256 over the :func:`fingerprint` of stage module ``stage``."""
+    return hashlib.sha256(json.dumps(fingerprint(stage), sort_keys=True).encode()).hexdigest()
 
 
-def stage_code_deps(cmd: str) -> list[str]:
-    """The code deps of a dvc.yaml stage that runs ``r1pipe <command> ...`` (directly or through a launcher):
-    the CLI that dispatches it, and everything its stage module can import."""
-    command = stage_argv(cmd)[0]
-    return ["src/r1pipe/cli.py", *dvc_deps(f"{PACKAGE}.stages.{command.replace('-', '_')}")]
+def commands() -> list[str]:
+    """Each stage command: one module of ``r1pipe.stages`` apiece (``reject_sample`` is ``r1pipe reject-sample``)."""
+    return sorted(p.stem for p in (ROOT / "stages").glob("*.py") if p.stem != "__init__")
+
+
+def code_file(stage: str) -> dict:
+    """What ``<command>.json`` holds for stage module ``stage``: its command, :func:`code_hash` (the run logs'
+    ``code_sha256``) and :func:`fingerprint`."""
+    return {"command": stage.rpartition(".")[2].replace("_", "-"), "code_sha256": code_hash(stage),
+            "modules": fingerprint(stage)}
+
+
+def write_fingerprints(out: Path) -> list[Path]:
+    """``out/<command>.json`` for every stage command (see :func:`code_file`); returns the files. A file is
+    rewritten only where its contents change, so its bytes, and what DVC reruns, follow the code alone."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for command in commands():
+        path = out / f"{command.replace('_', '-')}.json"
+        text = json.dumps(code_file(f"{PACKAGE}.stages.{command}"), indent=1) + "\n"
+        if not path.is_file() or path.read_text() != text:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+        written.append(path)
+    return written

@@ -11,6 +11,7 @@ A leaf: imports nothing of r1pipe but :class:`R1pipeError`; DVC only when a stag
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -32,11 +33,30 @@ def undeclared(reads: dict[str, Path | str], deps: list[Path]) -> dict[str, str]
     return {role: str(path) for role, path in reads.items() if path and not covered(Path(path))}
 
 
-def require_declared(reads: dict[str, Path | str]) -> None:
+def stale_code(deps: list[Path], command: str, code_sha256: str) -> Path | None:
+    """The dep among ``deps`` that is ``command``'s code fingerprint (``code/<command>.json``, written by
+    ``r1pipe code``) and names other code than ``code_sha256``, the code now running; else None."""
+    for path in deps:
+        if path.name != f"{command}.json" or not path.is_file():
+            continue
+        try:
+            written = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(written, dict) and written.get("command") == command and \
+                written.get("code_sha256") not in (None, code_sha256):
+            return path
+    return None
+
+
+def require_declared(reads: dict[str, Path | str], command: str | None = None, code_sha256: str | None = None
+                     ) -> None:
     """Under `dvc repro` / `dvc exp run`: stop, naming them, where the running stage does not depend on every
-    file of ``reads``. Outside DVC: nothing to check."""
+    file of ``reads``, or where the code fingerprint it depends on is not that of the code running (``command``
+    and ``code_sha256``: the code changed and `dvc repro --single-item` skipped the ``code`` stage, so dvc.lock
+    would record this output against code it was not made with). Outside DVC: nothing to check."""
     addressing, root = os.environ.get("DVC_STAGE"), os.environ.get("DVC_ROOT")
-    if not (addressing and root and reads):
+    if not (addressing and root and (reads or code_sha256)):
         return
     from dvc.repo import Repo
 
@@ -46,7 +66,13 @@ def require_declared(reads: dict[str, Path | str]) -> None:
     dvcfile, _, name = addressing.rpartition(":")
     with Repo(workspace) as repo:
         stage = repo.stage.collect(f"{Path(workspace, dvcfile or 'dvc.yaml')}:{name}")[0]
-        missing = undeclared(reads, declared(stage))
+        deps = declared(stage)
+        missing = undeclared(reads, deps)
+    stale = stale_code(deps, command, code_sha256) if command and code_sha256 else None
+    if stale:
+        raise R1pipeError(f"{stale}: is the fingerprint of other code than this stage runs (r1pipe's code changed "
+                          f"since `r1pipe code` wrote it): run `dvc repro`, which rewrites it first (its `code` "
+                          "stage), not `dvc repro --single-item`")
     if missing:
         files = ", ".join(f"{path} ({role})" for role, path in missing.items())
         raise R1pipeError(f"dvc.yaml: stage {addressing} reads {files} but does not list it in its deps, so DVC "

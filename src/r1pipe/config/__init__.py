@@ -9,8 +9,10 @@ that names the file and the key, e.g. ``params.yaml: coldstart.lr: unknown key``
 This package sits at the bottom of r1pipe's import graph: it imports nothing of r1pipe but
 :class:`R1pipeError` and, for the training sections' ``bf16: auto``, ``hardware`` (which imports only
 ``disk``), and for a GRPO batch check ``distributed.processes`` (the launcher's environment). Each section
-type lives in its own module (``config.grpo``, ``config.sft``, ...), so a stage loads, and DVC makes it depend
-on, only the section types it uses: changing a GRPO default reruns the GRPO stages and nothing else.
+type lives in its own module (``config.grpo``, ``config.sft``, ...), and what several share in theirs
+(``config.training``: LoRA and trainable layers; ``config.rewards``: weighted rewards), so a stage loads, and
+its code fingerprint holds, only the section types it uses: changing a GRPO default reruns the GRPO stages and
+nothing else.
 The registries (rewards, filters, benchmarks) validate their own part of a section; :func:`load_section` takes
 them as ``checks``.
 
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from r1pipe import R1pipeError
 
@@ -116,79 +118,6 @@ def nested_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
         return None
     return next((t for a in (field.annotation, *typing.get_args(field.annotation)) for t in (a, *typing.get_args(a))
                  if isinstance(t, type) and issubclass(t, BaseModel)), None)
-
-
-class Lora(BaseModel):
-    """A LoRA adapter (peft) instead of full training. The stage's output is still an ordinary model, the
-    adapter merged in; the adapter itself is kept in its ``adapter/`` subdirectory."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    r: int = Field(16, ge=1, description="Rank of the update.")
-    alpha: int = Field(32, ge=1, description="Scale: the update is multiplied by alpha / r.")
-    dropout: float = Field(0.0, ge=0, lt=1)
-    target_modules: list[str] | Literal["all-linear"] = Field(
-        "all-linear", description="Module names to adapt (q_proj, v_proj, ...), or every linear layer but the head.")
-    layers: int | None = Field(None, ge=1, description="Adapt only the top N decoder layers (None: all).")
-
-
-class TrainableLayers(BaseModel):
-    """Which weights a training stage updates (SFT and GRPO alike): all, the top layers, or a LoRA adapter."""
-
-    train_layers: int | None = Field(
-        None,
-        ge=1,
-        description="Train only the top N decoder layers and the final norm; embeddings and lower layers stay "
-        "frozen, so the backward pass stops early (bench/cpu_training.py times it). None: train every "
-        "weight.",
-    )
-    lora: Lora | None = Field(None, description="Train a LoRA adapter instead (its `layers` picks the layers).")
-
-    @field_validator("lora")
-    @classmethod
-    def _one_way(cls, lora, info):
-        if lora is not None and info.data.get("train_layers") is not None:
-            raise ValueError("set either train_layers or lora (lora.layers picks the layers for an adapter)")
-        return lora
-
-
-def reward_spec(spec) -> tuple[float | None, dict]:
-    """``w`` or ``{weight: w, option: value}`` -> (weight, options)."""
-    if isinstance(spec, dict):
-        options = dict(spec)
-        return options.pop("weight", None), options
-    return float(spec), {}
-
-
-class WeightedRewards(BaseModel):
-    """Rewards by name with weights; one combiner (``r1pipe.rewards.combine``, TRL's formula) applies them.
-
-    Names and options are checked by the rewards registry (``r1pipe.rewards.check_rewards``).
-    """
-
-    rewards: dict[str, float | dict[str, Any]] = Field(
-        default_factory=lambda: {"accuracy": 1.0, "format": 0.5},
-        min_length=1,
-        description="Reward name -> weight, or -> {weight: w, <option>: value, ...}.",
-    )
-    sandbox: Literal["namespaces", "unsafe"] = Field(
-        "namespaces",
-        description="How graded code runs. namespaces: in the sandbox, and a stage that grades code stops at its "
-        "start where the sandbox cannot start. unsafe: there, run graded programs as this user with only rlimits "
-        "(recorded in the manifest, the summary and the report).",
-    )
-
-    @field_validator("rewards")
-    @classmethod
-    def _weighted(cls, rewards: dict) -> dict:
-        for name, spec in rewards.items():
-            if reward_spec(spec)[0] is None:
-                raise ValueError(f"{name}: needs a weight")
-        return rewards
-
-    def reward_specs(self) -> list[tuple[str, float, dict]]:
-        """(name, weight, options) per configured reward."""
-        return [(name, *reward_spec(spec)) for name, spec in self.rewards.items()]
 
 
 # section name -> "module:Class" of its type, imported only when that section is read.

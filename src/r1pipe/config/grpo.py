@@ -12,7 +12,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from r1pipe.config import PromptTemplate, TrainableLayers, WeightedRewards
+from r1pipe.config import PromptTemplate
+from r1pipe.config.rewards import WeightedRewards
+from r1pipe.config.training import TrainableLayers
 from r1pipe.config.trl import TRLSection, TRLSettingError
 
 

@@ -14,10 +14,10 @@ from r1pipe.config import (
     PromptTemplate,
     Section,
     TaskName,
-    WeightedRewards,
     check_columns,
     is_local,
 )
+from r1pipe.config.rewards import WeightedRewards
 
 
 class SamplingSection(Section, WeightedRewards):

@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from r1pipe.config import TrainableLayers
 from r1pipe.config.models import ModelRef, TinyModel
+from r1pipe.config.training import TrainableLayers
 from r1pipe.config.trl import TRLSection
 
 

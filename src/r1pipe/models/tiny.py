@@ -1,6 +1,6 @@
 """A tiny Qwen2-shaped model and BPE tokenizer, built offline and deterministically.
 
-The tokenizer is trained locally on generated arithmetic text with Qwen2's
+The tokenizer is trained locally on fixed arithmetic text (``tiny_corpus``) with Qwen2's
 exact normalizer and pre-tokenizer, then wrapped in ``Qwen2Tokenizer`` so that
 ``AutoTokenizer`` rebuilds it identically on reload. The think/answer tags are
 *non-special* added tokens: TRL decodes with ``skip_special_tokens=True`` and
@@ -23,8 +23,8 @@ from transformers import (
 from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
 from r1pipe.config.models import TinyModel
-from r1pipe.data import arithmetic
-from r1pipe.data.templates import THINK_TAGS, render_completion
+from r1pipe.data.templates import THINK_TAGS
+from r1pipe.models.tiny_corpus import TEXTS
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -37,13 +37,9 @@ CHATML = (
 
 
 def _corpus() -> list[str]:
-    """Fixed training text: the tokenizer must not depend on any params but its size."""
-    texts = []
-    for p in arithmetic.generate(600, difficulty=2, seed=12345):
-        texts.append(p["question"])
-        texts.append(render_completion(p["solution"], p["answer"]))
-    texts.append("You are a helpful assistant. Think step by step. The final answer is 0123456789.")
-    return texts
+    """Fixed training text (``tiny_corpus``): the tokenizer must not depend on any params but its size, nor on
+    the task generator's code."""
+    return list(TEXTS)
 
 
 def build_tokenizer(vocab_size: int) -> Qwen2Tokenizer:

@@ -188,7 +188,7 @@ def get_reward(name: str, **options) -> RewardFn:
 
 def check_rewards(rewards: dict) -> dict:
     """A params ``rewards`` mapping with every name and option known; else ValueError naming the reward."""
-    from r1pipe.config import reward_spec
+    from r1pipe.config.rewards import reward_spec
 
     for name, spec in rewards.items():
         get_reward(name, **reward_spec(spec)[1])

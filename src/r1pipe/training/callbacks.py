@@ -72,7 +72,8 @@ class DivergenceGuard(TrainerCallback):
     def __init__(self, stage: str, learning_rate: float):
         self.stage, self.learning_rate = stage, learning_rate
 
-    def _stop(self, step: int, what: str):
+    def stop(self, step: int, what: str):
+        """Raise :class:`Diverged` for ``step``, saying ``what`` was not finite."""
         raise Diverged(step, f"{self.stage} diverged at step {step}: {what}. Likely cause: a learning rate too high "
                        f"for this model ({self.learning_rate:g}), or an overflow in half precision. Nothing was "
                        "written; a rerun with a lower learning_rate resumes from the last checkpoint before it")
@@ -80,13 +81,13 @@ class DivergenceGuard(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, **kwargs):
         for name, weight in model.named_parameters():
             if weight.requires_grad and not torch.isfinite(weight).all():
-                self._stop(state.global_step, f"weight {name} is not finite")
+                self.stop(state.global_step, f"weight {name} is not finite")
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         for key in ("loss", "grad_norm"):
             value = (logs or {}).get(key)
             if isinstance(value, float) and not math.isfinite(value):
-                self._stop(state.global_step, f"{key} is {value}")
+                self.stop(state.global_step, f"{key} is {value}")
 
 
 class LearningRate(TrainerCallback):

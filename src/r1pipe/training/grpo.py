@@ -32,7 +32,7 @@ from r1pipe.training.callbacks import RichProgressCallback, collapsed_run, dead_
 from r1pipe.training.dynamic_sampling import DynamicSampling
 from r1pipe.training.model import lora_config, save_trained, trainable
 from r1pipe.training.sampling import PolicySampling
-from r1pipe.training.stage import save_log_history, timed_train
+from r1pipe.training.stage import CountsWork, TrainResult, save_log_history, timed_train
 
 # TRL's log key -> the curve's name in dvclive.
 CURVES = {
@@ -114,9 +114,16 @@ class SampleRecorder:
         return scores
 
 
-class R1GRPOTrainer(PolicySampling, DynamicSampling, GRPOTrainer):
-    """TRL's GRPOTrainer: each prompt prefilled once, bf16 sampling under ``bf16`` (``training/sampling.py``), and
-    DAPO's dynamic sampling when a section asks for it."""
+class R1GRPOTrainer(CountsWork, PolicySampling, DynamicSampling, GRPOTrainer):
+    """TRL's GRPOTrainer: each prompt prefilled once, bf16 sampling under ``bf16`` (``training/sampling.py``),
+    DAPO's dynamic sampling over up to ``dynamic_sampling_rounds`` rounds (0: off), its work counted, and the
+    ``recorder`` (:class:`SampleRecorder`, one of ``reward_funcs``) told which trainer's steps it records."""
+
+    def __init__(self, *args, recorder: SampleRecorder | None = None, dynamic_sampling_rounds: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recorder, self.dynamic_sampling_rounds = recorder, dynamic_sampling_rounds
+        if recorder is not None:
+            recorder.trainer = self
 
 
 class CPUGRPOTrainer(R1GRPOTrainer):
@@ -171,7 +178,7 @@ def build_trainer(model_dir: Path, prompts: Dataset, cfg: GRPOSection, work_dir:
                           f"{distributed.world()}); set it to 0, or launch one process")
     trainer_class = R1GRPOTrainer if torch.cuda.is_available() else CPUGRPOTrainer
     model = trainable(load_model(model_dir), cfg.train_layers)
-    trainer = trainer_class(
+    return trainer_class(
         model=model,
         reward_funcs=[recorder] + rewards[1:],
         args=args,
@@ -179,17 +186,14 @@ def build_trainer(model_dir: Path, prompts: Dataset, cfg: GRPOSection, work_dir:
         processing_class=tok,
         callbacks=callbacks,
         peft_config=lora_config(cfg.lora, model),  # with beta > 0, the reference is the model without it
+        recorder=recorder,
+        dynamic_sampling_rounds=cfg.dynamic_sampling,
     )
-    recorder.trainer = trainer
-    trainer.recorder = recorder
-    trainer.dynamic_sampling_rounds = cfg.dynamic_sampling
-    return trainer
 
 
 def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Path, work_dir: Path, label: str,
-               resume: tuple[str | None, int] = (None, 0), live_dir: Path | None = None) -> dict:
-    """Train ``model_dir`` with GRPO on ``prompts`` (from the checkpoint ``resume`` names); save to ``out_dir``.
-    Returns the run's numbers for ``training_stage``."""
+               resume: tuple[str | None, int] = (None, 0), live_dir: Path | None = None) -> TrainResult:
+    """Train ``model_dir`` with GRPO on ``prompts`` (from the checkpoint ``resume`` names); save to ``out_dir``."""
     resume, resume_step = resume
     trainer = build_trainer(model_dir, prompts, cfg, work_dir, label, resume_step, live_dir)
     recorder = trainer.recorder
@@ -201,11 +205,7 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     history = save_log_history(trainer, out_dir)
     acc = [h["rewards/accuracy/mean"] for h in history if "rewards/accuracy/mean" in h]
     k = max(1, len(acc) // 5)
-    return {
-        "steps": trainer.state.global_step,
-        "resumed_from_step": resume_step,
-        "accuracy_first_20pct": sum(acc[:k]) / k if acc else None,
-        "accuracy_last_20pct": sum(acc[-k:]) / k if acc else None,
-        "warning": dead_run(history, loss_moves=False) or collapsed_run(history),
-        "work": work,
-    }
+    metrics = {"steps": trainer.state.global_step,
+               "accuracy_first_20pct": sum(acc[:k]) / k if acc else None,
+               "accuracy_last_20pct": sum(acc[-k:]) / k if acc else None}
+    return TrainResult(metrics, resume_step, work, dead_run(history, loss_moves=False) or collapsed_run(history))

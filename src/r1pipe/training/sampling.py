@@ -8,8 +8,8 @@
   which casts every weight again at every matmul of every generated token. With ``bf16: true`` the completions
   come from a bf16 copy of the policy, whose trainable weights are refreshed after every optimizer step, the way
   RL engines sync weights into their inference engine.
-- **Its work counted** (``r1pipe.work``): generation's prefill and decode positions and the tokens kept; the
-  trainer's other forwards (log-probs, the reference model) and backwards by ``ForwardCounter``.
+- **Its work counted** (``r1pipe.work``): generation's prefill and decode positions and the tokens kept, into the
+  trainer's ``work`` (``training.stage.CountsWork``, whose ``ForwardCounter`` counts the other forwards and backwards).
 
 Everything else is TRL's ``_generate_single_turn``: padding, the end-of-sequence mask. vLLM, continuous
 batching, images, DeepSpeed and FSDP keep TRL's path unchanged.
@@ -24,7 +24,6 @@ from contextlib import ExitStack, contextmanager, nullcontext
 import torch
 
 from r1pipe import prompt_cache
-from r1pipe.training.stage import count_work
 
 
 class PolicySampling:
@@ -32,7 +31,6 @@ class PolicySampling:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        count_work(self)
         self._copy, self._copy_step = None, None
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):

@@ -18,10 +18,14 @@ from r1pipe.models import load_model, load_tokenizer, require_model_dir
 from r1pipe.training.args import checkpoint_args, trl_args
 from r1pipe.training.callbacks import RichProgressCallback, dead_run, guards, quiet
 from r1pipe.training.model import lora_config, save_trained, trainable
-from r1pipe.training.stage import count_work, save_log_history, timed_train, training_stage
+from r1pipe.training.stage import CountsWork, TrainResult, save_log_history, timed_train, training_stage
 
 
-class CPUSFTTrainer(SFTTrainer):
+class R1SFTTrainer(CountsWork, SFTTrainer):
+    """TRL's SFTTrainer, its work counted."""
+
+
+class CPUSFTTrainer(R1SFTTrainer):
     """SFTTrainer with the model's own cross-entropy loss.
 
     TRL computes the loss with a chunked log-prob kernel written for Triton; on a
@@ -46,7 +50,7 @@ def build_trainer(model_dir: Path, rows: Dataset, cfg: TrainSection, work_dir: P
     model = trainable(load_model(model_dir), cfg.train_layers)  # every weight, or the top layers, or (lora) none
     tok = load_tokenizer(model_dir)
     args = trl_args(cfg, output_dir=str(work_dir), **checkpoint_args(cfg.save_steps))
-    trainer_class = SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
+    trainer_class = R1SFTTrainer if torch.cuda.is_available() else CPUSFTTrainer
     return trainer_class(model=model, args=args, train_dataset=rows, processing_class=tok,
                          callbacks=[RichProgressCallback(label), *guards(label, args.learning_rate)],
                          peft_config=lora_config(cfg.lora, model))
@@ -84,30 +88,22 @@ def truncation_warning(counts: dict, cfg: TrainSection) -> str | None:
 
 
 def train_sft(model_dir: Path, rows: Dataset, cfg: TrainSection, out_dir: Path, work_dir: Path, label: str,
-              resume: tuple[str | None, int] = (None, 0)) -> dict:
+              resume: tuple[str | None, int] = (None, 0)) -> TrainResult:
     """Train ``model_dir`` on ``rows`` (columns ``prompt`` and ``completion``), from the checkpoint ``resume``
-    names; save to ``out_dir``. Returns the run's numbers for ``training_stage``."""
+    names; save to ``out_dir``."""
     resume, resume_step = resume
     rows = training_rows(rows, cfg)
     trainer = build_trainer(model_dir, rows, cfg, work_dir, label)
     counts = row_counts(trainer, rows)
     quiet(trainer)
-    count_work(trainer)
     work = timed_train(trainer, resume)
     save_trained(trainer, out_dir)
     history = save_log_history(trainer, out_dir)
     losses = [h["loss"] for h in history if "loss" in h]
     warnings = [w for w in (truncation_warning(counts, cfg), dead_run(history)) if w]
-    return {
-        "train_rows": len(rows),
-        **counts,
-        "steps": trainer.state.global_step,
-        "first_loss": losses[0] if losses else None,
-        "final_loss": losses[-1] if losses else None,
-        "resumed_from_step": resume_step,
-        "warning": "; ".join(warnings) or None,
-        "work": work,
-    }
+    metrics = {"train_rows": len(rows), **counts, "steps": trainer.state.global_step,
+               "first_loss": losses[0] if losses else None, "final_loss": losses[-1] if losses else None}
+    return TrainResult(metrics, resume_step, work, "; ".join(warnings) or None)
 
 
 def sft_stage(stage: str, cfg: TrainSection, model_dir: Path, rows: Dataset, data: Path, out: Path, code: str,

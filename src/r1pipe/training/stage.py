@@ -1,8 +1,9 @@
 """The skeleton every training stage runs (coldstart, sft, distill, grpo), and the steps of its training.
 
 ``training_stage`` gives the stage an atomic output with its manifest, a work directory for checkpoints and
-the point to resume from; the stage's ``train`` builds a trainer (``training/sft.py``, ``training/grpo.py``)
-and calls ``timed_train`` and ``save_log_history`` on it.
+the point to resume from; the stage's ``train`` builds a trainer (``training/sft.py``, ``training/grpo.py``;
+each counts its work from its constructor on, :class:`CountsWork`), calls ``timed_train`` and
+``save_log_history`` on it, and returns a :class:`TrainResult`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from transformers import set_seed
@@ -23,15 +25,26 @@ from r1pipe.training.resume import diverged, resume_point
 from r1pipe.work import ForwardCounter, Work, work_log
 
 
+@dataclass
+class TrainResult:
+    """What a stage's ``train`` gives back: ``metrics``, the same for the same inputs, go to the manifest; what
+    varies between runs of the same inputs (the step it resumed from, the compute) and the warning go to the run
+    log; all of them to the summary."""
+
+    metrics: dict
+    resumed_from_step: int
+    work: dict  # ``r1pipe.work.work_log``: positions, TFLOP, the share of the GEMM rate
+    warning: str | None = None
+
+
 def training_stage(stage: str, cfg, out: Path, *, code: str, model: Path, inputs: dict, parent: str,
-                   train: Callable[[Path, Path, tuple[str | None, int]], dict], extra: dict | None = None,
+                   train: Callable[[Path, Path, tuple[str | None, int]], TrainResult], extra: dict | None = None,
                    wrote: dict | None = None) -> None:
     """Run ``train(out_dir, work_dir, resume)`` as stage ``stage``: an atomic output with its manifest
     (``cfg.resolved()``: every setting it ran with; ``inputs``; ``extra``, the stage's own lineage, also shown
     in the summary), a work
     directory for checkpoints, and ``resume`` (the checkpoint and step to resume from: ``training/resume.py``).
-    ``train``'s numbers go to the manifest, except what varies between runs (the step it resumed from, a
-    warning, the compute), which goes to the run log; all of them to the summary."""
+    ``train``'s :class:`TrainResult` goes to the manifest, the run log and the summary."""
     with stage_output(stage, out, code=code, params=cfg.resolved(), inputs=inputs, parent=parent) as run, \
             artifacts.work_dir(out, keep=(Diverged,)) as work:
         if distributed.is_main():
@@ -39,15 +52,13 @@ def training_stage(stage: str, cfg, out: Path, *, code: str, model: Path, inputs
         resume = resume_point(work, cfg, {"model": model, **inputs}, code)
         set_seed(cfg.seed)  # before the trainer is built: its model init and data order draw from it
         try:
-            numbers = train(run.dir, work, resume)
+            result = train(run.dir, work, resume)
         except Diverged as e:
             raise diverged(work, e) from None
-        run.log["resumed_from_step"] = numbers.pop("resumed_from_step")
-        run.log["work"] = numbers.pop("work")
-        warning = run.log["warning"] = numbers.pop("warning")
-        run.extra.update(metrics=numbers, **(extra or {}))
-        run.numbers.update(numbers, **(extra or {}), resumed_from_step=run.log["resumed_from_step"],
-                           **({"warning": warning} if warning else {}))
+        run.log.update(resumed_from_step=result.resumed_from_step, work=result.work, warning=result.warning)
+        run.extra.update(metrics=result.metrics, **(extra or {}))
+        run.numbers.update(result.metrics, **(extra or {}), resumed_from_step=result.resumed_from_step,
+                           **({"warning": result.warning} if result.warning else {}))
         run.wrote.update(wrote or {})
 
 
@@ -64,14 +75,16 @@ def require_room(out: Path, model: Path, checkpoints: bool) -> None:
                           f"({model}'s weights are {weights / 2**20:.1f} MiB): nothing was trained")
 
 
-def count_work(trainer) -> Work:
-    """A ``Work`` (``trainer.work``) that every forward and backward of the trainer's policy and reference model
-    adds to (``trainer.counters``)."""
-    trainer.work = Work()
-    trainer.counters = [ForwardCounter(base_model(trainer.model), trainer.work)]
-    if getattr(trainer, "ref_model", None) is not None:
-        trainer.counters.append(ForwardCounter(trainer.ref_model, trainer.work))
-    return trainer.work
+class CountsWork:
+    """Trainer mixin: ``self.work``, a ``Work`` that every forward and backward of the trainer's policy and
+    reference model adds to (``self.counters``), from the trainer's construction on."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.work = Work()
+        self.counters = [ForwardCounter(base_model(self.model), self.work)]
+        if getattr(self, "ref_model", None) is not None:
+            self.counters.append(ForwardCounter(self.ref_model, self.work))
 
 
 def timed_train(trainer, resume: str | None) -> dict:
@@ -86,7 +99,7 @@ def timed_train(trainer, resume: str | None) -> dict:
         guard = next((c for c in trainer.callback_handler.callbacks if isinstance(c, DivergenceGuard)), None)
         if guard is None or "probability tensor contains" not in str(e):
             raise
-        guard._stop(trainer.state.global_step + 1, "the policy's next-token probabilities are not finite")
+        guard.stop(trainer.state.global_step + 1, "the policy's next-token probabilities are not finite")
     trainer.work.seconds = time.perf_counter() - started  # generation's seconds are part of it
     return work_log(trainer.work, "bfloat16" if trainer.args.bf16 else "float32")
 
