@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from r1pipe import hardware, prompt_cache
-from r1pipe.artifacts import run_log_path
 from r1pipe.config import load_params, section_class, validate
+from r1pipe.manifest import run_log_path
 
 PARAMS = Path("params.yaml")
 

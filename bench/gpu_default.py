@@ -56,7 +56,7 @@ def output_of(command: str) -> Path | None:
 
 
 def run_log(out: Path) -> Path:
-    """r1pipe's run log beside an output (``artifacts.run_log_path``, written out: this script imports no r1pipe)."""
+    """r1pipe's run log beside an output (``manifest.run_log_path``, written out: this script imports no r1pipe)."""
     return out.with_name(f"{out.stem if out.suffix == '.json' else out.name}.run.json")
 
 

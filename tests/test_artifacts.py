@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from r1pipe.artifacts import atomic_output, content_hash, read_manifest, write_manifest
+from r1pipe.artifacts import atomic_output
+from r1pipe.manifest import content_hash, read_manifest, write_manifest
 
 
 def test_atomic_output_appears_only_when_complete(tmp_path):
@@ -59,7 +60,7 @@ def test_content_hash_tracks_content_not_manifest(tmp_path):
 
 
 def test_a_work_directory_outlives_a_kill_but_not_an_error_or_success(tmp_path):
-    from r1pipe.artifacts import work_dir
+    from r1pipe.workdir import work_dir
 
     out = tmp_path / "new" / "deeper" / "A.json"
     with pytest.raises(ValueError), work_dir(out) as work:
@@ -84,7 +85,8 @@ def test_a_stages_incidents_go_to_its_run_log_and_start_empty(tmp_path):
     import json
 
     from r1pipe import incidents
-    from r1pipe.artifacts import run_log_path, stage_output
+    from r1pipe.artifacts import stage_output
+    from r1pipe.manifest import run_log_path
 
     incidents.count("left over", "from before the stage")
     with stage_output("eval", tmp_path / "A", code="r1pipe.artifacts") as run:

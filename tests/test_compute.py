@@ -11,10 +11,10 @@ from trl import GRPOConfig, GRPOTrainer
 
 from conftest import cli
 from r1pipe import hardware
-from r1pipe.artifacts import read_manifest
 from r1pipe.config.models import TinyModel
 from r1pipe.config.sampling import EvalSection
 from r1pipe.config.trl import common_defaults
+from r1pipe.manifest import read_manifest
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.models.tiny import build
 from r1pipe.training.grpo import CPUGRPOTrainer

@@ -6,10 +6,10 @@ import yaml
 
 from conftest import REPO, TINY, invoke, runnable_here, vllm_runs_here
 from r1pipe import R1pipeError
-from r1pipe.cli import _checks
 from r1pipe.config import SECTIONS, load_params, load_section, section_class
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.config.sft import ColdstartSection
+from r1pipe.registries import section_checks
 
 
 def write(tmp_path, data) -> str:
@@ -29,7 +29,7 @@ def test_every_preset_section_validates():
     assert set(raw) == set(SECTIONS)
     for name in raw:
         cls = section_class(name)
-        assert load_section(TINY, name, cls, _checks(cls)).seed == 0
+        assert load_section(TINY, name, cls, section_checks(cls)).seed == 0
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_bad_values_name_file_and_key(tmp_path, section, changes, message):
     path = tiny_with(tmp_path, section, **changes)
     cls = section_class(section)
     with pytest.raises(R1pipeError) as e:
-        load_section(path, section, cls, _checks(cls))
+        load_section(path, section, cls, section_checks(cls))
     assert str(e.value).endswith(message) or message in str(e.value)
     assert str(path) in str(e.value)
     # A stage reads only its own section; `r1pipe check` reads them all.

@@ -103,6 +103,26 @@ def test_a_change_to_one_command_moves_only_the_fingerprints_of_the_commands_tha
         assert runs(shared) == everything, shared
 
 
+def test_the_registries_a_commands_section_reaches_are_in_its_fingerprint():
+    """The command line validates a section's rewards, filters and benchmarks through their registries
+    (``registries.section_checks``) before the stage runs; the fingerprint holds ``registries.py`` but not every
+    registry, so each one a command's section reaches must be the stage's own code already."""
+    from r1pipe.cli import DEFAULT_SECTIONS
+
+    registry = {"rewards": "r1pipe/rewards/__init__.py", "filters": "r1pipe/data/filters.py",
+                "benchmarks": "r1pipe/data/benchmarks.py"}
+    assert all(f"check_{field}" in (REPO / "src/r1pipe/registries.py").read_text() for field in registry)
+    reached = 0
+    for command, section in DEFAULT_SECTIONS.items():
+        runs = codegraph.fingerprint(f"r1pipe.stages.{command.replace('-', '_')}")
+        assert "r1pipe/registries.py" in runs and "r1pipe/cli.py" in runs
+        for field, module in registry.items():
+            if field in section_class(section).model_fields:
+                assert module in runs, (command, field)
+                reached += 1
+    assert reached >= 4  # grpo's, eval's and reject-sample's rewards, eval's benchmarks, reject-sample's filters
+
+
 def test_a_stage_run_by_dvc_on_other_code_than_its_fingerprint_names_refuses(tmp_path):
     from r1pipe import dvcdeps
 

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from conftest import cli
-from r1pipe.artifacts import read_manifest
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.config.models import TinyModel
 from r1pipe.data.mixture import rl_prompts
 from r1pipe.data.templates import ZERO_TEMPLATE
+from r1pipe.manifest import read_manifest
 from r1pipe.models.tiny import build_reward_model
 from r1pipe.rewards import get_reward
 

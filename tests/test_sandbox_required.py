@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import SAMPLE_DATA, TINY
-from r1pipe.artifacts import read_manifest
+from r1pipe.manifest import read_manifest
 
 MBPP = {"name": "mbpp", "kind": "file", "task": "code", "train": str(SAMPLE_DATA / "code/mbpp.jsonl"),
         "test": str(SAMPLE_DATA / "code/mbpp.jsonl"),

@@ -11,8 +11,8 @@ from PIL import Image
 from transformers import AutoModelForCausalLM
 
 from conftest import cli, invoke
-from r1pipe.artifacts import content_hash, read_manifest
 from r1pipe.codegraph import code_hash
+from r1pipe.manifest import content_hash, read_manifest
 from r1pipe.rewards import score
 
 

@@ -11,12 +11,12 @@ from datasets import Dataset
 
 from conftest import REPO, TINY, invoke, runnable_here
 from r1pipe import R1pipeError
-from r1pipe.cli import _checks
 from r1pipe.config import load_params, section_class, validate
 from r1pipe.config.foreign import FOREIGN, HARMLESS_VALUES
 from r1pipe.config.grpo import GRPOSection
 from r1pipe.config.sft import ColdstartSection
 from r1pipe.config.trl import OWNED, trl_class, trl_fields
+from r1pipe.registries import section_checks
 from r1pipe.training import grpo, sft
 from r1pipe.training.args import checkpoint_args, trl_args
 
@@ -37,7 +37,7 @@ def other_value(field: dataclasses.Field):
 
 
 def given(cls, body: dict, name: str):
-    return validate("params.yaml", name, cls, body, _checks(cls))
+    return validate("params.yaml", name, cls, body, section_checks(cls))
 
 
 # The only fields whose other value is refused, on its own, by TRL, its trainer or this machine, and why. Any other
@@ -145,7 +145,7 @@ def test_a_bad_trl_setting_fails_check_in_one_line_naming_the_key(tmp_path, sect
     path.write_text(yaml.safe_dump(data))
     cls = section_class(section)
     with pytest.raises(R1pipeError) as e:  # what a stage's start and `r1pipe check` both run, before any model
-        validate(path, section, cls, data[section], _checks(cls))
+        validate(path, section, cls, data[section], section_checks(cls))
     assert message in str(e.value) and "\n" not in str(e.value) and str(e.value).startswith(f"{path}: {section}")
 
 
@@ -176,7 +176,7 @@ def test_every_preset_builds_real_trl_configs(tmp_path):
         for name, body in load_params(path).items():
             cls = section_class(name)
             if hasattr(cls, "TRL_CONFIG"):
-                section = validate(path, name, cls, body, _checks(cls))
+                section = validate(path, name, cls, body, section_checks(cls))
                 args = trl_args(section, output_dir=str(tmp_path))
                 assert type(args) is trl_class(cls.TRL_CONFIG)
                 for key, value in section.trl_given().items():
@@ -230,7 +230,7 @@ def test_a_pasted_key_is_answered_from_what_it_means(section, key, value, answer
     data[section][key] = value
     cls = section_class(section)
     with pytest.raises(R1pipeError) as e:
-        validate("params.yaml", section, cls, data[section], _checks(cls))
+        validate("params.yaml", section, cls, data[section], section_checks(cls))
     assert f"params.yaml: {section}.{key}: " in str(e.value) and answer in str(e.value), str(e.value)
     assert "did you mean" not in str(e.value)
 
@@ -238,5 +238,5 @@ def test_a_pasted_key_is_answered_from_what_it_means(section, key, value, answer
 def test_harmless_values_of_refused_keys_pass_and_a_grpo_share_of_the_run_is_a_save_step():
     data = yaml.safe_load(TINY.read_text())
     data["rl_reasoning"].update(push_to_hub=False, do_eval=False, eval_strategy="no", save_steps=0.1)
-    section = validate("params.yaml", "rl_reasoning", GRPOSection, data["rl_reasoning"], _checks(GRPOSection))
+    section = validate("params.yaml", "rl_reasoning", GRPOSection, data["rl_reasoning"], section_checks(GRPOSection))
     assert section.save_steps == 0.1 and checkpoint_args(section.save_steps)["save_steps"] == 0.1

@@ -1,4 +1,5 @@
-"""The skeleton every stage shares: atomic outputs, lineage manifests, run logs, content hashes.
+"""The skeleton every stage shares: atomic outputs with their manifests and run logs (``manifest.py`` writes
+those; ``workdir.py`` keeps a stage's resumable work).
 
 Every stage writes its output, its side files (an eval's samples, a statistics JSON) and its run log
 under hidden temporary names and renames them into place only when all of them are complete, so a killed
@@ -11,29 +12,26 @@ the cascade there.
 
 What varies from run to run (time taken, date, git revision, the hash of the
 r1pipe code the stage ran) goes to a run log beside the output,
-``<out>.run.json``, which dvc.yaml declares as an uncached output (not a metric) and
-no later stage reads; dvc.lock records the code deps' hashes too.
+``<out>.run.json``, which dvc.yaml declares as an uncached output (not a metric) that
+only the report reads; dvc.lock records the hash of each stage's code fingerprint.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from r1pipe import R1pipeError, __version__, distributed, dvcdeps, incidents
+from r1pipe import R1pipeError, distributed, dvcdeps, incidents
 from r1pipe.codegraph import code_hash
-from r1pipe.disk import write_json_atomic
+from r1pipe.disk import remove_made, write_json_atomic
+from r1pipe.manifest import MANIFEST, code_version, run_log_path, write_manifest
 from r1pipe.progress import summary
-
-MANIFEST = "r1pipe.json"
 
 
 def claim_output(out: Path | str, stage: str, *, directory: bool = True, side: tuple = ()) -> None:
@@ -88,22 +86,13 @@ def atomic_output(out: Path | str):
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        _remove_made(made)
+        remove_made(made)
         raise
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
         os.replace(out, old)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _remove_made(made: list[Path]) -> None:
-    """The parent folders a stage made, deepest first, as far as nothing else has filled them."""
-    for directory in made:
-        try:
-            directory.rmdir()
-        except OSError:
-            break
 
 
 def _alive(pid: int) -> bool:
@@ -116,123 +105,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def content_hash(path: Path | str) -> str:
-    """sha256 over a file, or over a directory's relative paths and file contents.
-
-    The manifest itself is left out so that a directory's hash only covers what
-    the stage produced. A stage asks for its model's hash twice (its resume stamp, its
-    manifest): the second time, files unchanged since (same sizes and times), it is not read again.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise R1pipeError(f"{path}: not found")
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.name != MANIFEST)
-    seen = (str(path.resolve()), tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
-    if seen not in _HASHED:
-        _HASHED[seen] = _hash_files(path, files)
-    return _HASHED[seen]
-
-
-_HASHED: dict[tuple, str] = {}
-
-
-def _hash_files(path: Path, files: list[Path]) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        h.update(str(f.relative_to(path) if f != path else f.name).encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
-def fingerprint(params: dict, inputs: dict[str, Path | str | None], code: str) -> str:
-    """What a stage's scratch work (``work_dir``) is valid for: its settings, its inputs' contents and the
-    r1pipe code it runs. A rerun with another fingerprint starts fresh."""
-    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
-    for name, p in sorted(inputs.items()):
-        h.update(f"{name}={content_hash(p) if p else None}".encode())
-    h.update(code_hash(code).encode())
-    return h.hexdigest()
-
-
-RESUME_STAMP = "r1pipe-resume.json"
-
-
-def claim_work(work: Path, fingerprint: str, lineage: str | None = None) -> dict:
-    """Make ``work`` (a stage's work directory) this run's, on the main process, and return the stamp of the run
-    that left it there where its contents may be reused: the same ``fingerprint``, or a diverged run (its stamp
-    holds ``diverged_at``) of the same ``lineage``. Anything else in it is another run's leftovers, removed, and
-    the result is ``{}``. One stamp serves the trainers' checkpoints and generation's finished batches."""
-    stamp = work / RESUME_STAMP
-    old = json.loads(stamp.read_text()) if stamp.is_file() else {}
-    same_lineage = "diverged_at" in old and lineage is not None and old.get("lineage") == lineage
-    if not (old.get("fingerprint") == fingerprint or same_lineage):
-        for child in work.iterdir():
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
-        old = {}
-    write_json_atomic(stamp, {"fingerprint": fingerprint, **({"lineage": lineage} if lineage else {})})
-    return old
-
-
-def mark_diverged(work: Path, step: int) -> bool:
-    """Record in ``work``'s stamp that its run diverged at ``step``: a rerun of the same lineage (another
-    learning rate) may resume from a checkpoint before it. False where ``work`` has no stamp to mark."""
-    stamp = work / RESUME_STAMP
-    if not stamp.is_file():
-        return False
-    write_json_atomic(stamp, {**json.loads(stamp.read_text()), "diverged_at": step})
-    return True
-
-
-def code_version() -> str:
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        rev = ""
-    return f"{__version__}+{rev}" if rev else __version__
-
-
-def write_manifest(out_dir: Path, *, stage: str, params: dict, inputs: dict[str, Path | str],
-                   parent: str | None = None, extra: dict | None = None) -> dict:
-    """Write ``r1pipe.json`` into ``out_dir`` and return its content.
-
-    Nothing in it varies between two runs on the same inputs. The code that ran is
-    in the run log (``code_sha256``), not here: a code change that leaves the
-    output as it was (a faster sandbox, a new reward nobody uses) then leaves the
-    output's bytes as they were too, and the stages after it stay up to date.
-    """
-    manifest = {
-        "stage": stage,
-        "parent": str(parent) if parent else None,
-        "inputs": {name: {"path": str(p), "sha256": content_hash(p)} for name, p in inputs.items()},
-        "params": params,
-        "r1pipe": __version__,
-        **(extra or {}),
-    }
-    write_json_atomic(Path(out_dir) / MANIFEST, manifest)
-    return manifest
-
-
 def disk_full(e: BaseException) -> bool:
     """ENOSPC, whether raised by Python or reported by a Rust writer (safetensors: "os error 28")."""
     return getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in str(e) or "os error 28" in str(e)
-
-
-def manifest_sha256(directory: Path | str) -> str | None:
-    """The sha256 of a model's ``r1pipe.json``: what it was made from, by what code and settings (None without
-    one). An eval records it, so that a report can tell the model it scored from a model made since."""
-    path = Path(directory) / MANIFEST
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-
-
-def run_log_path(out: Path | str) -> Path:
-    """Where a stage's run log goes: ``models/A`` -> ``models/A.run.json``, ``m/A.json`` -> ``m/A.run.json``."""
-    out = Path(out)
-    return out.with_name(f"{out.stem if out.suffix == '.json' else out.name}.run.json")
 
 
 class StageRun:
@@ -343,41 +218,3 @@ def _output_dir(out: Path, manifest: bool):
             yield tmp
     else:
         yield Path(distributed.broadcast(None))
-
-
-@contextmanager
-def work_dir(out: Path | str, keep: tuple[type[BaseException], ...] = ()):
-    """A stage's scratch directory, a hidden sibling of its output (``models/.A.work``), removed on success.
-
-    A killed or interrupted run (SIGKILL, Ctrl-C) leaves it behind, so that a rerun resumes from what it
-    holds (a trainer's checkpoints, generation's finished batches), and so do the errors in ``keep``. Any
-    other error (a bad input, a full disk, which may have cut its newest file short) removes it. It must
-    be on a filesystem that every process sees, like the output.
-    """
-    work = Path(out).parent / f".{Path(out).name}.work"
-    made = [p for p in [work.parent, *work.parent.parents] if not p.exists()]  # removed with it, where empty
-    if distributed.is_main():
-        work.mkdir(parents=True, exist_ok=True)
-    distributed.barrier()
-    try:
-        yield work
-    except keep:
-        raise
-    except Exception:
-        if distributed.is_main():
-            _remove(work, made)
-        raise
-    distributed.barrier()  # every process is done with it
-    if distributed.is_main():
-        _remove(work, made)
-
-
-def _remove(work: Path, made: list[Path]) -> None:
-    """The work directory, and the parents made for it that nothing else has filled since (deepest first)."""
-    shutil.rmtree(work, ignore_errors=True)
-    _remove_made(made)
-
-
-def read_manifest(path: Path | str) -> dict | None:
-    f = Path(path) / MANIFEST
-    return json.loads(f.read_text()) if f.is_file() else None

@@ -76,26 +76,10 @@ DataDir = Annotated[Path, typer.Option("--data", help="Input dataset directory."
 Out = Annotated[Path, typer.Option("--out", help="Output path.")]
 
 
-def _checks(cls) -> config.Checks:
-    """The registries that validate their own part of a section: config imports none of them."""
-    checks: config.Checks = {}
-    if "rewards" in cls.model_fields:
-        from r1pipe.rewards import check_rewards
-
-        checks["rewards"] = check_rewards
-    if "filters" in cls.model_fields:
-        from r1pipe.data.filters import check_filters
-
-        checks["filters"] = check_filters
-    if "benchmarks" in cls.model_fields:
-        from r1pipe.data.benchmarks import check_benchmarks
-
-        checks["benchmarks"] = check_benchmarks
-    return checks
-
-
 def _section(params: Path, section: str, cls):
-    return config.load_section(params, section, cls, _checks(cls))
+    from r1pipe.registries import section_checks
+
+    return config.load_section(params, section, cls, section_checks(cls))
 
 
 def _main_process_only(run) -> None:
@@ -114,87 +98,17 @@ def check(params: Params = Path("params.yaml"),
               "--explain", help="Print what SECTION.KEY means (TRL's help for TRL's settings; a dotted key reaches "
               "inside, e.g. prepare.sources.columns), its default and its value in --params, and stop.")] = None):
     """Validate every section of a params file and what its stages need of each other; list every problem."""
-    if explain:
-        _explain(explain, params)
-        return
-    from r1pipe.data.coverage import missing_files
-    from r1pipe.data.coverage import problems as coverage_problems
+    from r1pipe import checking
     from r1pipe.progress import console
 
-    raw = config.load_params(params)
-    sections, problems = {}, []
-    for name, body in raw.items():
-        cls = config.section_class(name)
-        try:
-            sections[name] = config.validate(params, name, cls, body, _checks(cls))
-        except R1pipeError as e:
-            problems += str(e).splitlines()
-    if not problems:
-        problems = [f"{params}: {line}" for line in [*coverage_problems(sections),
-                                                      *missing_files(sections, _dvc_outputs())]]
-    if not problems and Path("dvc.yaml").is_file():  # a DVC project: does it depend on every file these read?
-        from r1pipe.dvcdeps import missing_in_project
-
-        def reads_of(name: str):
-            return sections[name].local_files() if name in sections and name != "launch" else None
-
-        from dvc.exceptions import DvcException
-
-        try:
-            problems = missing_in_project(Path.cwd(), params, reads_of, DEFAULT_SECTIONS)
-        except DvcException as e:  # no .dvc, no git: `dvc repro` could not run here either
-            problems = [f"dvc.yaml: DVC cannot read this project: {str(e).splitlines()[0]}"]
+    if explain:
+        for line in checking.explain(explain, params):
+            typer.echo(line)
+        return
+    problems = checking.problems(params, DEFAULT_SECTIONS)
     if problems:
         raise R1pipeError("\n".join(problems))
     console.print(f"{params}: every section is valid")
-
-
-def _dvc_outputs() -> set[str]:
-    """The outputs the stages of ./dvc.yaml declare (a file a stage makes need not exist before it runs)."""
-    import yaml
-
-    if not Path("dvc.yaml").is_file():
-        return set()
-    stages = (yaml.safe_load(Path("dvc.yaml").read_text()) or {}).get("stages", {})
-    return {str(next(iter(out)) if isinstance(out, dict) else out) for stage in stages.values()
-            for out in [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])]}
-
-
-def _explain(what: str, params: Path) -> None:
-    """``check --explain SECTION.KEY``: the meaning, the default, and the value the params file gives, on stdout."""
-    section, _, key = what.partition(".")
-    cls = config.section_class(section)
-    if cls is None:
-        raise R1pipeError(f"--explain {what}: {section}: unknown section{config.did_you_mean(section)}")
-    if not key:
-        raise R1pipeError(f"--explain {what}: expected SECTION.KEY (keys of {section}: "
-                          f"{', '.join(cls.model_fields)}, and TRL's)")
-    try:
-        text = cls.explain(key)
-    except ValueError as e:
-        raise R1pipeError(f"--explain {section}.{e}") from None
-    typer.echo(f"{section}.{text}")
-    if params.is_file():
-        for where, value in _given_values(config.load_params(params).get(section), key.split("."), section):
-            typer.echo(f"In {params}, {where}: " + ("not given (the default applies)" if value is _UNSET
-                                                    else repr(value)))
-
-
-_UNSET = object()
-
-
-def _given_values(body, parts: list[str], where: str) -> list[tuple[str, object]]:
-    """The values a params file gives at a dotted key, one per item where the path runs through a list."""
-    if not parts:
-        return [(where, body)]
-    if isinstance(body, list):
-        if parts[0].isdigit():  # one item, as error messages name it (sources.0.answer_format)
-            i = int(parts[0])
-            return _given_values(body[i] if i < len(body) else None, parts[1:], f"{where}[{i}]")
-        return [found for i, item in enumerate(body) for found in _given_values(item, parts, f"{where}[{i}]")]
-    if not isinstance(body, dict) or parts[0] not in body:
-        return [(".".join([where, *parts]), _UNSET)]
-    return _given_values(body[parts[0]], parts[1:], f"{where}.{parts[0]}")
 
 
 @app.command()

@@ -91,8 +91,8 @@ def files(modules: set[str]) -> list[Path]:
 
 def stage_modules(stage: str) -> set[str]:
     """What ``r1pipe <command>`` runs for stage module ``stage`` (``r1pipe.stages.grpo``): the command line that
-    dispatches it and everything the stage module can import."""
-    return closure(stage) | {f"{PACKAGE}.cli"}
+    dispatches it, the registry checks it hands the params to, and everything the stage module can import."""
+    return closure(stage) | {f"{PACKAGE}.cli", f"{PACKAGE}.registries"}
 
 
 def _canonical(node) -> object:

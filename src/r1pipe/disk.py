@@ -48,3 +48,12 @@ def free_bytes(path: Path | str) -> int:
     while not path.exists():
         path = path.parent
     return shutil.disk_usage(path).free
+
+
+def remove_made(made: list[Path]) -> None:
+    """The parent folders a stage made, deepest first, as far as nothing else has filled them."""
+    for directory in made:
+        try:
+            directory.rmdir()
+        except OSError:
+            break

@@ -7,7 +7,7 @@ sibling of its output, ``data/.sft.work``, ``metrics/eval/.A.json.work``) and, o
 instead of generating it again:
 
     work/r1pipe-resume.json           what the batches are valid for: the stage's settings, model, data, code
-                                      (``artifacts.claim_work``, the stamp the trainers' checkpoints use too)
+                                      (``workdir.claim_work``, the stamp the trainers' checkpoints use too)
     work/<call>/00003.json.gz         batch 3 of one generate call (a benchmark, the judge's verdicts, ...)
 
 ``<call>`` is a hash of everything that call's batches depend on besides the stamp (the prompt texts, the
@@ -32,11 +32,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from r1pipe import distributed
-from r1pipe.artifacts import claim_work
 from r1pipe.config.sampling import Sampling
 from r1pipe.data.completion import Completion
 from r1pipe.disk import write_atomic
 from r1pipe.progress import console
+from r1pipe.workdir import claim_work
 
 Groups = list[list[Completion]]
 

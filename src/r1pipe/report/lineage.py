@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from r1pipe import R1pipeError
-from r1pipe.artifacts import manifest_sha256, read_manifest, run_log_path
+from r1pipe.manifest import manifest_sha256, read_manifest, run_log_path
 from r1pipe.report.markdown import table
 
 RL_STAGES = {"B": "rl_reasoning", "D": "rl_all", "zero": "rl_zero"}

@@ -20,16 +20,18 @@ from transformers import set_seed
 
 from r1pipe import distributed
 from r1pipe.answers import extract_answer
-from r1pipe.artifacts import fingerprint, manifest_sha256, stage_output, work_dir
+from r1pipe.artifacts import stage_output
 from r1pipe.config.sampling import EvalSection
 from r1pipe.data import benchmarks
 from r1pipe.data.templates import apply_template, mark_prefilled
 from r1pipe.engines import Sampling, open_engine
 from r1pipe.engines.journal import Journal
+from r1pipe.manifest import manifest_sha256
 from r1pipe.metrics import eval_metrics
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.work import work_log
+from r1pipe.workdir import fingerprint, work_dir
 
 
 def evaluate(engine, rows: list[dict], cfg: EvalSection, k: int, sampling: Sampling, label: str,

@@ -22,7 +22,7 @@ from datasets import Dataset
 from transformers import set_seed
 
 from r1pipe import R1pipeError, distributed
-from r1pipe.artifacts import fingerprint, stage_output, work_dir
+from r1pipe.artifacts import stage_output
 from r1pipe.config.sampling import RejectSampleSection
 from r1pipe.data.files import read_rows
 from r1pipe.data.filters import check_filters
@@ -35,6 +35,7 @@ from r1pipe.engines.journal import Journal
 from r1pipe.rewards import combined_groups, score_groups
 from r1pipe.rewards.sandbox import require as require_sandbox
 from r1pipe.work import work_log
+from r1pipe.workdir import fingerprint, work_dir
 
 
 def non_reasoning_rows(path: str, n: int, seed: int) -> list[dict]:

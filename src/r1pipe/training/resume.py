@@ -1,8 +1,8 @@
 """Resuming a training run: from its last checkpoint after a kill, or at a lower learning rate after it diverged.
 
-The trainer checkpoints into the stage's work directory (``artifacts.work_dir``, ``models/.A.work``) every
-``save_steps``. The directory's stamp (``artifacts.claim_work``) says what its checkpoints are valid for: the
-section's settings, the starting model, the data and the r1pipe code (``artifacts.fingerprint``). A rerun with
+The trainer checkpoints into the stage's work directory (``workdir.work_dir``, ``models/.A.work``) every
+``save_steps``. The directory's stamp (``workdir.claim_work``) says what its checkpoints are valid for: the
+section's settings, the starting model, the data and the r1pipe code (``workdir.fingerprint``). A rerun with
 the same fingerprint resumes from the last complete checkpoint; a rerun of a diverged run that differs only in
 its learning rate (the same lineage) resumes from the last checkpoint before the divergence; anything else
 starts afresh.
@@ -17,9 +17,9 @@ from pathlib import Path
 from transformers.trainer_utils import get_last_checkpoint
 
 from r1pipe import distributed
-from r1pipe.artifacts import claim_work, fingerprint, mark_diverged
 from r1pipe.progress import console
 from r1pipe.training.callbacks import Diverged
+from r1pipe.workdir import claim_work, fingerprint, mark_diverged
 
 # Settings a rerun may change and still resume from a diverged run's last good checkpoint.
 RATE = ("learning_rate",)

@@ -16,13 +16,14 @@ from pathlib import Path
 
 from transformers import set_seed
 
-from r1pipe import R1pipeError, artifacts, distributed
+from r1pipe import R1pipeError, distributed
 from r1pipe.artifacts import stage_output
 from r1pipe.disk import free_bytes, weights_bytes
 from r1pipe.training.callbacks import Diverged, DivergenceGuard
 from r1pipe.training.model import base_model
 from r1pipe.training.resume import diverged, resume_point
 from r1pipe.work import ForwardCounter, Work, work_log
+from r1pipe.workdir import work_dir
 
 
 @dataclass
@@ -46,7 +47,7 @@ def training_stage(stage: str, cfg, out: Path, *, code: str, model: Path, inputs
     directory for checkpoints, and ``resume`` (the checkpoint and step to resume from: ``training/resume.py``).
     ``train``'s :class:`TrainResult` goes to the manifest, the run log and the summary."""
     with stage_output(stage, out, code=code, params=cfg.resolved(), inputs=inputs, parent=parent) as run, \
-            artifacts.work_dir(out, keep=(Diverged,)) as work:
+            work_dir(out, keep=(Diverged,)) as work:
         if distributed.is_main():
             require_room(out, model, checkpoints=bool(cfg.save_steps))
         resume = resume_point(work, cfg, {"model": model, **inputs}, code)
