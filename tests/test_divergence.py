@@ -127,13 +127,13 @@ def test_dead_run_rules(history, warned):
     assert (dead_run(history, loss_moves) is not None) == warned
 
 
-def test_a_run_that_falls_far_below_its_start_is_named_collapsed():
-    """On the 2026-12-04 run's rl_all curve (collapsed) and the committed run's own curves (none collapsed);
+def test_a_sampled_reward_that_falls_far_below_its_start_gets_a_hint():
+    """On the 2026-12-04 run's rl_all curve (fell) and the committed run's own curves (none fell);
     and on a reward that falls while accuracy stays 0."""
     import csv
 
     from conftest import REPO
-    from r1pipe.training.callbacks import collapsed_run
+    from r1pipe.training.callbacks import reward_fell
 
     def curve(section):
         rows = csv.DictReader(open(REPO / f"dvclive/{section}/plots/metrics/accuracy.tsv"), delimiter="\t")
@@ -141,13 +141,13 @@ def test_a_run_that_falls_far_below_its_start_is_named_collapsed():
 
     # rl_all's curve in the 2026-12-04 run (bench/default_runs.md, lr 2e-5): collapsed; today's committed one is not
     dec04 = [{"rewards/accuracy/mean": a} for a in (0.875, 0.28125, 0.1875)]
-    assert collapsed_run(dec04).startswith("collapsed run: the sampled accuracy fell from 0.875 to 0.188")
-    assert collapsed_run(curve("rl_all")) is None
-    assert collapsed_run(curve("rl_reasoning")) is None and collapsed_run(curve("rl_zero")) is None
+    assert reward_fell(dec04).startswith("hint: the sampled accuracy fell from 0.875 to 0.188")
+    assert reward_fell(curve("rl_all")) is None
+    assert reward_fell(curve("rl_reasoning")) is None and reward_fell(curve("rl_zero")) is None
     falls = [{"rewards/accuracy/mean": 0.0, "reward": r} for r in (0.40, -0.02, -0.05, -0.05, -0.05, -0.05)]
-    assert "the reward fell from 0.400 to -0.050" in collapsed_run(falls)
+    assert "the reward fell from 0.400 to -0.050" in reward_fell(falls)
     dips_and_recovers = [{"reward": r} for r in (0.5, 0.1, 0.1, 0.45, 0.5)]
-    assert collapsed_run(dips_and_recovers) is None
+    assert reward_fell(dips_and_recovers) is None
 
 
 class StopAt(TrainerCallback):

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 from datasets import load_from_disk
@@ -238,9 +239,23 @@ def test_paired_standard_error_is_the_se_of_per_problem_differences():
     assert unpaired["B > A"] == "22.6 (unpaired)"  # sqrt(0.1667² + 0.1528²): wider than paired
 
 
-def test_a_collapsed_seed_is_named_in_the_report_and_on_its_claim(chain, tmp_path):
-    """rl_reasoning's seed 1 at a destructive learning rate (0.5, 6 steps) from the tiny chain's A: its reward
-    falls from where it started and stays there. Its run log, the report's warnings and the B > A row say so."""
+def scored(metrics: Path, scores: list[float]) -> None:
+    """Rewrite an eval's metrics and per-problem scores (its first benchmark) as if it had scored ``scores``."""
+    from r1pipe.metrics import mean_se
+
+    data = json.loads(metrics.read_text())
+    bench = next(b for b, m in data.items() if isinstance(m, dict))
+    data[bench]["pass@1"], data[bench]["pass@1_se"] = mean_se(scores)
+    metrics.write_text(json.dumps(data))
+    per = metrics.with_name(f"{metrics.stem}.problems.json")
+    per.write_text(json.dumps({bench: {f"{bench}/test/{i}": x for i, x in enumerate(scores)}}))
+
+
+def test_a_seed_is_called_collapsed_by_its_held_out_score_not_by_its_sampled_reward(chain, tmp_path):
+    """rl_reasoning's seed 1 at a destructive learning rate (0.5, 6 steps) from the tiny chain's A: its sampled
+    reward falls and stays down, which its run log keeps as a hint, not a warning. The report calls it collapsed
+    only where its held-out pass@1 falls more than 2 SE below A's: scoring what A scores, it is not; scoring
+    nothing where A scored every problem, it is, in the warnings and on the B > A row."""
     import shutil
 
     import yaml
@@ -255,16 +270,46 @@ def test_a_collapsed_seed_is_named_in_the_report_and_on_its_claim(chain, tmp_pat
     shutil.rmtree(work / "models/seeds/B-1")
     cli("grpo", "--params", "destructive.yaml", "--section", "rl_reasoning", "--seed", "1", "--model", "models/A",
         "--data", "data/prompts", "--out", "models/seeds/B-1", "--live", "dvclive/seeds/B-1", cwd=work)
-    warning = json.loads((work / "models/seeds/B-1.run.json").read_text())["warning"]
-    assert warning.startswith("collapsed run: the "), warning
+    log = json.loads((work / "models/seeds/B-1.run.json").read_text())
+    assert log["hint"].startswith("hint: the ") and "fell from" in log["hint"], log
+    assert log["warning"] is None or "fell" not in log["warning"]
     cli("eval", "--model", "models/seeds/B-1", "--data", "data/prompts", "--out", "metrics/seeds/B-1.json", cwd=work)
-    cli("report", "--metrics-dir", "metrics/eval", "--seeds-dir", "metrics/seeds", "--models-dir", "models",
-        "--out", "reports", "--metrics", "metrics/report.json", cwd=work)
-    report = (work / "reports/report.md").read_text()
-    assert f"- B-1 (rl_reasoning): {warning}" in report
-    row = next(line for line in report.splitlines() if line.startswith("| B > A |"))
+
+    def report() -> str:
+        cli("report", "--metrics-dir", "metrics/eval", "--seeds-dir", "metrics/seeds", "--models-dir", "models",
+            "--out", "reports", "--metrics", "metrics/report.json", cwd=work)
+        return (work / "reports/report.md").read_text()
+
+    scored(work / "metrics/eval/A.json", [1.0] * 8)
+    scored(work / "metrics/seeds/B-1.json", [1.0] * 8)  # held out, B-1 kept what A had
+    text = report()
+    assert "collapsed" not in text and log["hint"] not in text
+    scored(work / "metrics/seeds/B-1.json", [0.0] * 8)  # held out, B-1 lost it all
+    text = report()
+    assert "- B-1: collapsed: held-out pass@1 on arithmetic 0.0, 100.0 points below its parent A's" in text
+    row = next(line for line in text.splitlines() if line.startswith("| B > A |"))
     assert row.endswith("(B's RL collapsed in 1 of 2 runs) |"), row
-    assert "collapsed" not in (chain / "reports/report.md").read_text()  # the chain's own seed did not
+    assert "collapsed" not in (chain / "reports/report.md").read_text()  # the chain's own runs did not
+
+
+def test_collapse_is_judged_against_the_parent_and_a_mostly_dead_side_tests_nothing():
+    from r1pipe.report.claims import claims, collapses
+
+    def m(p, se=0.05):
+        return {"x": {"pass@1": p, "pass@1_se": se}}
+
+    metrics = {"A": m(0.6), "B": m(0.62), "B-1": m(0.40), "B-2": m(0.55), "base": m(0.01, 0.01)}
+    parents = {"B": "A", "B-1": "A", "B-2": "A"}
+    # Unpaired SE of B-1 - A: sqrt(0.05² + 0.05²) = 0.0707; -0.20 is beyond 2 SE, B-2's -0.05 is not.
+    assert set(collapses(metrics, "x", parents)) == {"B-1"}
+    assert "20.0 points below its parent A's (SE 7.1, unpaired)" in collapses(metrics, "x", parents)["B-1"]
+    seeds = {"B": ["B", "B-1", "B-2"]}
+    table, _ = claims(metrics, "x", seeds=seeds, collapsed={"B-1"}, dead={"B", "B-2"})
+    row = next(line for line in table.splitlines() if line.startswith("| B > A |"))
+    assert "not tested: B's training was dead in 2 of 3 runs" in row, row
+    table, _ = claims(metrics, "x", seeds=seeds, collapsed={"B-1"}, dead={"B-2"})  # one of three: it counts
+    row = next(line for line in table.splitlines() if line.startswith("| B > A |"))
+    assert "not tested" not in row and row.endswith("(B's RL collapsed in 1 of 3 runs) |"), row
 
 
 def log_curves(directory, logs, steps=None):

@@ -61,15 +61,35 @@ def seeds_difference(runs: list[tuple[dict, dict | None]], b: dict, per_b: dict 
     return problem_mean, (problem_se ** 2 + seed_se ** 2) ** 0.5, f"{kind} ({len(runs)})", each
 
 
+def collapses(metrics: dict[str, dict], bench: str, parents: dict[str, str],
+              problems: dict[str, dict] | None = None) -> dict[str, str]:
+    """The RL runs (``parents``: run -> the model it was trained from) whose held-out pass@1 on ``bench`` fell more
+    than 2 SE below their parent's (paired over problems where both have per-problem scores): run -> what fell."""
+    problems = problems or {}
+    found = {}
+    for run, parent in parents.items():
+        if bench not in metrics.get(run, {}) or bench not in metrics.get(parent, {}):
+            continue
+        diff, se, kind = difference(metrics[run][bench], metrics[parent][bench], problems.get(run, {}).get(bench),
+                                    problems.get(parent, {}).get(bench))
+        if diff < -2 * se:
+            found[run] = (f"collapsed: held-out pass@1 on {bench} {100 * metrics[run][bench]['pass@1']:.1f}, "
+                          f"{-100 * diff:.1f} points below its parent {parent}'s (SE {100 * se:.1f}, {kind})")
+    return found
+
+
 def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | None = None,
            seeds: dict[str, list[str]] | None = None, untested: dict[str, str] | None = None,
-           collapsed: set[str] | None = None) -> tuple[str, dict[str, float]]:
+           collapsed: set[str] | None = None, dead: set[str] | None = None) -> tuple[str, dict[str, float]]:
     """Each paper finding checked on ``bench``: the difference in pass@1 against its standard error; the table,
     and each claim's Δ in points. ``problems``: per model, per benchmark, each problem's pass@1 by id (eval's
     ``*.problems.json``). ``seeds``: a model's runs over several seeds (names in ``metrics``), judged on their
     mean. ``untested``: models whose training never received a reward, and why: their claims test nothing.
-    ``collapsed``: runs (a model or one of its seeds) whose RL collapsed: a claim resting on one says so."""
+    ``collapsed``: runs (a model or one of its seeds) whose held-out pass@1 fell below their parent's
+    (:func:`collapses`): a claim resting on one says so. ``dead``: runs that learned nothing (a dead run's
+    warning): a claim whose side is dead in most of its runs tests nothing."""
     problems, seeds, untested, collapsed = problems or {}, seeds or {}, untested or {}, collapsed or set()
+    dead = dead or set()
     rows, deltas = [], {}
 
     def per(name: str) -> dict | None:
@@ -86,9 +106,14 @@ def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | Non
         else:
             diff, se, kind = difference(metrics[left][bench], metrics[right][bench], per(left), per(right))
             shown = f"{100 * diff:+.1f}"
+        mostly_dead = [s for s in (left, right) if 2 * len(set(seeds.get(s, [s])) & dead) > len(seeds.get(s, [s]))]
         if left in untested or right in untested:
             side = left if left in untested else right
             verdict = f"not tested: {side} {untested[side]}"
+        elif mostly_dead:
+            side = mostly_dead[0]
+            verdict = (f"not tested: {side}'s training was dead in {len(set(seeds.get(side, [side])) & dead)} of "
+                       f"{len(seeds.get(side, [side]))} runs")
         elif rel == ">":
             verdict = "holds" if diff > 2 * se else ("reversed" if diff < -2 * se else "within noise")
         else:

@@ -102,18 +102,38 @@ def unsafe_runs(metrics: dict[str, dict], models_dir: Path | None, order: list[s
     return list(dict.fromkeys(found))
 
 
+def model_path(models_dir: Path, name: str) -> Path:
+    """Where the model behind eval name ``name`` is: ``models/B``, or a seed's ``models/seeds/B-1``."""
+    chain = Path(models_dir) / name
+    return chain if chain.exists() or not (Path(models_dir) / "seeds" / name).exists() else \
+        Path(models_dir) / "seeds" / name
+
+
 def warnings(models_dir: Path | None, order: list[str], seeds: dict[str, list[str]] | None = None
              ) -> dict[str, tuple[str, str]]:
-    """The training stages' warnings (a dead or collapsed run), from their run logs, by model: the report's
-    models and their seeds (``B-1`` in ``models/seeds``): (stage, warning) by model."""
+    """The training stages' warnings (a dead run, rows cut at max_length), from their run logs, by model: the
+    report's models and their seeds (``B-1`` in ``models/seeds``): (stage, warning) by model. A run log's
+    ``hint`` (a falling sampled reward) is not among them: the report judges that on held-out pass@1."""
     found = {}
     for name in [*order, *(s for runs in (seeds or {}).values() for s in runs if s not in order)]:
-        where = Path(models_dir) / name if models_dir else None
-        if where is not None and not run_log_path(where).is_file():
-            where = Path(models_dir) / "seeds" / name
-        log = run_log(where) if where is not None else {}
+        log = run_log(model_path(models_dir, name)) if models_dir else {}
         if log.get("warning"):
             found[name] = (log["stage"], log["warning"])
+    return found
+
+
+def rl_parents(models_dir: Path | None, names: list[str]) -> dict[str, str]:
+    """Each RL model among ``names`` (its manifest's stage an ``rl_*`` section) -> the name, among ``names``,
+    of the model it was trained from (``B`` and ``B-1`` -> ``A``), from the manifests."""
+    if not models_dir:
+        return {}
+    where = {model_path(models_dir, n).resolve(): n for n in names}
+    found = {}
+    for name in names:
+        manifest = read_manifest(model_path(models_dir, name)) or {}
+        parent = manifest.get("parent")
+        if manifest.get("stage", "").startswith("rl_") and parent and Path(parent).resolve() in where:
+            found[name] = where[Path(parent).resolve()]
     return found
 
 

@@ -23,22 +23,33 @@ from pathlib import Path
 from r1pipe.artifacts import stage_output
 from r1pipe.config.report import ReportSection
 from r1pipe.progress import console
-from r1pipe.report.claims import COSTED, Findings, claims, never_advantaged
-from r1pipe.report.lineage import Evals, compute, read_evals, recipe_costs, rl_curves, unsafe_runs, warnings
+from r1pipe.report.claims import COSTED, Findings, claims, collapses, never_advantaged
+from r1pipe.report.lineage import (
+    Evals,
+    compute,
+    read_evals,
+    recipe_costs,
+    rl_curves,
+    rl_parents,
+    unsafe_runs,
+    warnings,
+)
 from r1pipe.report.render import compute_table, plot_accuracy, plot_curves, render
 
 
 def assess(evals: Evals, models: list[str], logs: dict[str, list[dict]], models_dir: Path | None) -> Findings:
     bench = next(b for b, m in next(iter(evals.metrics.values())).items() if isinstance(m, dict))
     warned = warnings(models_dir, models, evals.seeds)
-    collapsed = {name for name, (_, warning) in warned.items() if warning.startswith("collapsed run")}
-    table, deltas = claims(evals.metrics, bench, evals.problems, evals.seeds, never_advantaged(logs), collapsed)
+    dead = {name for name, (_, warning) in warned.items() if warning.startswith("dead run")}
+    fell = collapses(evals.metrics, bench, rl_parents(models_dir, list(evals.metrics)), evals.problems)
+    table, deltas = claims(evals.metrics, bench, evals.problems, evals.seeds, never_advantaged(logs), set(fell), dead)
     costs = {}
     for left, right in COSTED:
         if table and models_dir and {left, right} <= set(evals.metrics) and f"{left} > {right}" in deltas:
             costs[f"{left} > {right}"] = recipe_costs(Path(models_dir), left, right)
     return Findings(bench, table, deltas, costs, [*evals.left_out,
-                                                   *(f"{name} ({stage}): {w}" for name, (stage, w) in warned.items())],
+                                                   *(f"{name} ({stage}): {w}" for name, (stage, w) in warned.items()),
+                                                   *(f"{name}: {what}" for name, what in fell.items())],
                     unsafe_runs(evals.metrics, models_dir, models))
 
 

@@ -3,7 +3,8 @@
 - ``RichProgressCallback``: one rich bar over optimizer steps (``quiet`` removes transformers' printed logs).
 - ``DivergenceGuard``: a non-finite loss, gradient norm or weight stops the run before that step is saved.
 - ``LearningRate``: a run resumed from a diverged run's checkpoint trains at its own, lower, rate.
-- ``dead_run`` and ``collapsed_run``: the warnings a finite run that learned nothing, or fell, gets.
+- ``dead_run``: the warning a finite run that learned nothing gets; ``reward_fell``: the hint one whose sampled
+  reward fell gets (the report judges a collapse on held-out pass@1).
 """
 
 from __future__ import annotations
@@ -130,10 +131,12 @@ def dead_run(history: list[dict], loss_moves: bool = True) -> str | None:
     return None
 
 
-def collapsed_run(history: list[dict]) -> str | None:
-    """A warning for an RL run that collapsed, or None: its sampled accuracy, or its total reward, over the last
-    fifth of its logged steps all fell below half its mean over the first fifth, and by at least 0.2. A run that
-    destroys its parent looks like this (2026-12-04: rl_all's sampled accuracy went 87.5% -> 28.1% -> 18.8%)."""
+def reward_fell(history: list[dict]) -> str | None:
+    """A hint, for the run log, that an RL run may have collapsed, or None: its sampled accuracy, or its total
+    reward, over the last fifth of its logged steps all fell below half its mean over the first fifth, and by at
+    least 0.2. Only a hint: with a few prompts a step, the sampled accuracy is largely which prompts were drawn
+    (2026-12-07: a D flagged so scored 1.6 points above its parent on the 512 test problems), so the report
+    judges a collapse on held-out pass@1 against the parent's (``report.claims.collapses``)."""
     for key, what in (("rewards/accuracy/mean", "sampled accuracy"), ("reward", "reward")):
         values = [h[key] for h in history if key in h]
         if len(values) < 3:
@@ -141,6 +144,6 @@ def collapsed_run(history: list[dict]) -> str | None:
         k = max(1, len(values) // 5)
         first, last = sum(values[:k]) / k, values[-k:]
         if first - max(last) >= 0.2 and max(last) < first / 2:
-            return (f"collapsed run: the {what} fell from {first:.3f} to {sum(last) / k:.3f} (first to last fifth "
-                    f"of {len(values)} logged steps) and stayed there")
+            return (f"hint: the {what} fell from {first:.3f} to {sum(last) / k:.3f} (first to last fifth of "
+                    f"{len(values)} logged steps) and stayed there; the held-out eval says whether the model did")
     return None

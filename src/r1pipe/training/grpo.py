@@ -28,7 +28,7 @@ from r1pipe.data.templates import chat_template_opens_think, opens_think
 from r1pipe.models import load_model, load_tokenizer
 from r1pipe.rewards import get_reward
 from r1pipe.training.args import checkpoint_args, trl_args
-from r1pipe.training.callbacks import RichProgressCallback, collapsed_run, dead_run, guards, quiet
+from r1pipe.training.callbacks import RichProgressCallback, dead_run, guards, quiet, reward_fell
 from r1pipe.training.dynamic_sampling import DynamicSampling
 from r1pipe.training.model import lora_config, save_trained, trainable
 from r1pipe.training.sampling import PolicySampling
@@ -208,4 +208,4 @@ def train_grpo(model_dir: Path, prompts: Dataset, cfg: GRPOSection, out_dir: Pat
     metrics = {"steps": trainer.state.global_step,
                "accuracy_first_20pct": sum(acc[:k]) / k if acc else None,
                "accuracy_last_20pct": sum(acc[-k:]) / k if acc else None}
-    return TrainResult(metrics, resume_step, work, dead_run(history, loss_moves=False) or collapsed_run(history))
+    return TrainResult(metrics, resume_step, work, dead_run(history, loss_moves=False), reward_fell(history))

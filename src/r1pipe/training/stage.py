@@ -29,13 +29,15 @@ from r1pipe.workdir import work_dir
 @dataclass
 class TrainResult:
     """What a stage's ``train`` gives back: ``metrics``, the same for the same inputs, go to the manifest; what
-    varies between runs of the same inputs (the step it resumed from, the compute) and the warning go to the run
-    log; all of them to the summary."""
+    varies between runs of the same inputs (the step it resumed from, the compute), the warning (a dead run, rows
+    cut: the report lists it) and a hint (a falling sampled reward: the report judges on the held-out eval
+    instead) go to the run log; all of them to the summary."""
 
     metrics: dict
     resumed_from_step: int
     work: dict  # ``r1pipe.work.work_log``: positions, TFLOP, the share of the GEMM rate
     warning: str | None = None
+    hint: str | None = None
 
 
 def training_stage(stage: str, cfg, out: Path, *, code: str, model: Path, inputs: dict, parent: str,
@@ -56,10 +58,11 @@ def training_stage(stage: str, cfg, out: Path, *, code: str, model: Path, inputs
             result = train(run.dir, work, resume)
         except Diverged as e:
             raise diverged(work, e) from None
-        run.log.update(resumed_from_step=result.resumed_from_step, work=result.work, warning=result.warning)
+        run.log.update(resumed_from_step=result.resumed_from_step, work=result.work, warning=result.warning,
+                       **({"hint": result.hint} if result.hint else {}))
         run.extra.update(metrics=result.metrics, **(extra or {}))
         run.numbers.update(result.metrics, **(extra or {}), resumed_from_step=result.resumed_from_step,
-                           **({"warning": result.warning} if result.warning else {}))
+                           **{k: v for k, v in (("warning", result.warning), ("hint", result.hint)) if v})
         run.wrote.update(wrote or {})
 
 
