@@ -84,6 +84,26 @@ def test_a_fingerprint_follows_what_the_code_does_not_how_it_is_written(tmp_path
     value = tmp_path / "d.py"
     value.write_text('import os\n\n\ndef f(x):\n    y = "Say what f does."\n    return x + 1\n')
     assert codegraph.syntax_hash(value) != codegraph.syntax_hash(same)
+    # Constants JSON has no type for keep theirs: none of these is the string beside it.
+    for code, other in [('x = b"ab"', "x = \"b'ab'\""), ("x = ...", 'x = "Ellipsis"'), ("x = 1j", 'x = "1j"')]:
+        original.write_text(code + "\n")
+        same.write_text(other + "\n")
+        assert codegraph.syntax_hash(original) != codegraph.syntax_hash(same), code
+
+
+def test_every_section_type_a_command_takes_is_in_its_fingerprint():
+    """``config.section_class`` imports a section's type by name ("grpo:GRPOSection"), which no import statement
+    shows: the type of every section a command can be given (rl_zero, base_student, ...) must be its code."""
+    from r1pipe.cli import DEFAULT_SECTIONS
+    from r1pipe.config import SECTIONS
+
+    command_of = {SECTIONS[section]: command for command, section in DEFAULT_SECTIONS.items()}
+    for section, spec in SECTIONS.items():
+        if section in ("launch", "seeds"):  # read by dvc.yaml's templating, by no command
+            continue
+        command = command_of[spec]
+        module = f"r1pipe/config/{spec.split(':')[0]}.py"
+        assert module in codegraph.fingerprint(f"r1pipe.stages.{command.replace('-', '_')}"), (section, command)
 
 
 def test_a_change_to_one_command_moves_only_the_fingerprints_of_the_commands_that_run_it():

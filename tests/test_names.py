@@ -36,7 +36,7 @@ def naming_problems(stages: dict, params: dict, readme: str) -> list[str]:
             continue
         # A stage repeated per seed reads the section it repeats: `<section>_seed`, or `<section>_seed_<model>`
         # where one section serves several models' seeds (eval_seed_B, eval_seed_D, eval_seed_zero).
-        repeated = re.sub(r"_seed(_[A-Za-z0-9]+)?$", "", name)
+        repeated = re.sub(r"_seed(_[A-Za-z0-9_]+)?$", "", name)
         if section != repeated:
             problems.append(f"{name}: reads section {section!r}, not {repeated!r}")
         if stage.get("params") != [repeated]:

@@ -292,6 +292,53 @@ def test_a_seed_is_called_collapsed_by_its_held_out_score_not_by_its_sampled_rew
     assert "collapsed" not in (chain / "reports/report.md").read_text()  # the chain's own runs did not
 
 
+def test_a_and_c_over_seeds_are_judged_with_both_sides_spread(chain, tmp_path):
+    """seeds.coldstart and seeds.sft: coldstart and sft once more with seed 1 (the commands dvc.yaml's
+    coldstart_seed and sft_seed run), each evaluated into metrics/seeds. The report's A > base and C >= A rows are
+    over seeds, C >= A over both sides', with an SE that adds both sides' spread: hand-computed from the files."""
+    import math
+    import shutil
+
+    from conftest import cli
+
+    work = tmp_path / "chain"
+    shutil.copytree(chain, work, symlinks=True)
+    for command, model, data, name in [("coldstart", "models/base", "data/prompts", "A"),
+                                       ("sft", "models/base", "data/sft", "C")]:
+        cli(command, "--seed", "1", "--model", model, "--data", data, "--out", f"models/seeds/{name}-1", cwd=work)
+        cli("eval", "--model", f"models/seeds/{name}-1", "--data", "data/prompts", "--out",
+            f"metrics/seeds/{name}-1.json", cwd=work)
+        assert read_manifest(work / f"models/seeds/{name}-1")["params"]["seed"] == 1
+        assert (work / f"models/seeds/{name}-1/model.safetensors").read_bytes() != (
+            work / f"models/{name}/model.safetensors").read_bytes()
+    cli("report", "--metrics-dir", "metrics/eval", "--seeds-dir", "metrics/seeds", "--models-dir", "models",
+        "--out", "reports", "--metrics", "metrics/report.json", cwd=work)
+    report = (work / "reports/report.md").read_text()
+    assert "A is judged over 2 seeds" in report and "C is judged over 2 seeds" in report
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:5]] for line in report.splitlines()
+            if line.startswith(("| A > base |", "| C >= A |"))}
+    assert rows["A > base"][0].startswith(("+", "-")) and "(seeds: " in rows["A > base"][0]
+    assert rows["A > base"][1].endswith("and seeds (2))")
+    assert "A's seeds: " in rows["C >= A"][0] and rows["C >= A"][1].endswith("and seeds (2 and 2))")
+
+    def per(run):
+        where = "eval" if "-" not in run else "seeds"
+        return json.loads((work / f"metrics/{where}/{run}.problems.json").read_text())["arithmetic"]
+
+    c, a = [per("C"), per("C-1")], [per("A"), per("A-1")]
+    diffs = [(c[0][i] + c[1][i]) / 2 - (a[0][i] + a[1][i]) / 2 for i in c[0]]
+    mean = sum(diffs) / len(diffs)
+    problem_se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+
+    def seed_se(runs):  # two seeds: sd |x - y| / sqrt(2), over sqrt(2)
+        scores = [sum(r.values()) / len(r) for r in runs]
+        return abs(scores[0] - scores[1]) / 2
+
+    se = math.sqrt(problem_se ** 2 + seed_se(c) ** 2 + seed_se(a) ** 2)
+    assert rows["C >= A"][1] == f"{100 * se:.1f} (paired over problems, and seeds (2 and 2))"
+    assert rows["C >= A"][0].startswith(f"{100 * mean:+.1f} (")
+
+
 def test_collapse_is_judged_against_the_parent_and_a_mostly_dead_side_tests_nothing():
     from r1pipe.report.claims import claims, collapses
 

@@ -3,8 +3,8 @@
 Each command loads its params section (``--params``, ``--section``; the default is the command's own,
 :data:`DEFAULT_SECTIONS`), then calls ``r1pipe.stages.<name>.run``. Input and
 output paths are options, so dvc.yaml can wire them. A command imports only its
-own stage's code, so a stage's DVC deps are exactly that code (``tests/test_deps.py``);
-``r1pipe check`` validates every section of a params file at once.
+own stage's code, so a stage's code fingerprint (``r1pipe code``, its DVC dep) holds only that code
+(``tests/test_deps.py``); ``r1pipe check`` validates every section of a params file at once.
 """
 
 from __future__ import annotations
@@ -74,12 +74,16 @@ class SectionOf:
 ModelDir = Annotated[Path, typer.Option("--model", help="Input model directory.")]
 DataDir = Annotated[Path, typer.Option("--data", help="Input dataset directory.")]
 Out = Annotated[Path, typer.Option("--out", help="Output path.")]
+Seed = Annotated[int | None, typer.Option(
+    help="Run the section with this seed instead of its own (dvc.yaml's per-seed stages).")]
 
 
-def _section(params: Path, section: str, cls):
+def _section(params: Path, section: str, cls, seed: int | None = None):
+    """The params section, checked; with ``seed``, that seed in place of the section's own."""
     from r1pipe.registries import section_checks
 
-    return config.load_section(params, section, cls, section_checks(cls))
+    cfg = config.load_section(params, section, cls, section_checks(cls))
+    return cfg if seed is None else cfg.model_copy(update={"seed": seed})
 
 
 def _main_process_only(run) -> None:
@@ -144,12 +148,13 @@ def prepare(out: Out = Path("data/prompts"), params: Params = Path("params.yaml"
 
 @app.command()
 def coldstart(model: ModelDir = Path("models/base"), data: DataDir = Path("data/prompts"),
-              out: Out = Path("models/A"), params: Params = Path("params.yaml"), section: SectionOf.coldstart = None):
+              out: Out = Path("models/A"), params: Params = Path("params.yaml"), section: SectionOf.coldstart = None,
+              seed: Seed = None):
     """Cold-start SFT of the base on long chain-of-thought data (model A)."""
     from r1pipe.config.sft import ColdstartSection
     from r1pipe.stages import coldstart as stage
 
-    stage.run(_section(params, section or DEFAULT_SECTIONS["coldstart"], ColdstartSection), model, data, out)
+    stage.run(_section(params, section or DEFAULT_SECTIONS["coldstart"], ColdstartSection, seed), model, data, out)
 
 
 # Each RL section's default input and output: the chain's order (DESIGN.md). Any other section names both.
@@ -170,8 +175,7 @@ def grpo(model: Annotated[Path | None, typer.Option(
          section: Annotated[str, typer.Option(
              "--section", help="GRPO section: rl_reasoning, rl_all, rl_zero or any other rl_* section.")
          ] = DEFAULT_SECTIONS["grpo"],
-         seed: Annotated[int | None, typer.Option(
-             help="Run the section with this seed instead of its own (dvc.yaml's per-seed stages).")] = None):
+         seed: Seed = None):
     """GRPO with rule-based rewards (rl_reasoning: A to B; rl_all: C to D; rl_zero: R1-Zero from the base)."""
     from r1pipe.config.grpo import GRPOSection
     from r1pipe.stages import grpo as stage
@@ -181,9 +185,7 @@ def grpo(model: Annotated[Path | None, typer.Option(
         raise R1pipeError(f"grpo --section {section}: has no default paths (only {', '.join(RL_PATHS)} do); "
                           "give --model and --out")
     model, out = model or Path(defaults[0]), out or Path(defaults[1])
-    cfg = _section(params, section, GRPOSection)
-    if seed is not None:
-        cfg = cfg.model_copy(update={"seed": seed})
+    cfg = _section(params, section, GRPOSection, seed)
     stage.run(cfg, section, model, data, out, live or Path("dvclive") / section)
 
 
@@ -203,23 +205,23 @@ def reject_sample(model: ModelDir = Path("models/B"), data: DataDir = Path("data
 
 @app.command()
 def sft(model: ModelDir = Path("models/base"), data: DataDir = Path("data/sft"), out: Out = Path("models/C"),
-        params: Params = Path("params.yaml"), section: SectionOf.sft = None):
+        params: Params = Path("params.yaml"), section: SectionOf.sft = None, seed: Seed = None):
     """SFT of the original base on the rejection-sampled set (model C)."""
     from r1pipe.config.sft import SFTSection
     from r1pipe.stages import sft as stage
 
-    stage.run(_section(params, section or DEFAULT_SECTIONS["sft"], SFTSection), model, data, out)
+    stage.run(_section(params, section or DEFAULT_SECTIONS["sft"], SFTSection, seed), model, data, out)
 
 
 @app.command()
 def distill(data: DataDir = Path("data/sft"), out: Out = Path("models/student"),
             student: Annotated[Path | None, typer.Option(help="Student model dir (default: distill.student).")] = None,
-            params: Params = Path("params.yaml"), section: SectionOf.distill = None):
+            params: Params = Path("params.yaml"), section: SectionOf.distill = None, seed: Seed = None):
     """Distil the rejection-sampled set into a smaller student model."""
     from r1pipe.config.sft import DistillSection
     from r1pipe.stages import distill as stage
 
-    stage.run(_section(params, section or DEFAULT_SECTIONS["distill"], DistillSection), data, out, student)
+    stage.run(_section(params, section or DEFAULT_SECTIONS["distill"], DistillSection, seed), data, out, student)
 
 
 @app.command("eval")

@@ -91,13 +91,18 @@ def files(modules: set[str]) -> list[Path]:
 
 def stage_modules(stage: str) -> set[str]:
     """What ``r1pipe <command>`` runs for stage module ``stage`` (``r1pipe.stages.grpo``): the command line that
-    dispatches it, the registry checks it hands the params to, and everything the stage module can import."""
-    return closure(stage) | {f"{PACKAGE}.cli", f"{PACKAGE}.registries"}
+    dispatches it (and ``python -m r1pipe``'s entry, which every launcher but plain ``r1pipe`` starts), the
+    registry checks it hands the params to, and everything the stage module can import."""
+    return closure(stage) | {f"{PACKAGE}.cli", f"{PACKAGE}.__main__", f"{PACKAGE}.registries"}
 
 
 def _canonical(node) -> object:
     """A syntax tree as plain data: node types and fields, without positions, docstrings, or the fields that are
-    empty (None, []), so that the Python versions that add a field or print trees differently agree."""
+    empty (None, []), so that the Python versions that add a field or print trees differently agree (3.12 also
+    puts an empty string into some f-strings' parts). A constant JSON has no type for (bytes, ``...``, complex)
+    keeps its type beside its repr, so ``b"ab"`` and ``"b'ab'"`` differ."""
+    if isinstance(node, ast.JoinedStr):
+        node = ast.JoinedStr(values=[v for v in node.values if not (isinstance(v, ast.Constant) and v.value == "")])
     if isinstance(node, ast.AST):
         body = getattr(node, "body", None)
         if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body
@@ -109,7 +114,7 @@ def _canonical(node) -> object:
         return [type(node).__name__, {k: _canonical(v) for k, v in fields.items() if v not in (None, [])}]
     if isinstance(node, list):
         return [_canonical(v) for v in node]
-    return node if isinstance(node, str | int | float | bool) or node is None else repr(node)
+    return node if isinstance(node, str | int | float | bool) or node is None else [type(node).__name__, repr(node)]
 
 
 def syntax_hash(path: Path) -> str:
@@ -124,8 +129,10 @@ def fingerprint(stage: str) -> dict[str, str]:
     return {str(f.relative_to(ROOT.parent)): syntax_hash(f) for f in files(stage_modules(stage))}
 
 
+@cache
 def code_hash(stage: str) -> str:
-    """One sha256 over the :func:`fingerprint` of stage module ``stage``."""
+    """One sha256 over the :func:`fingerprint` of stage module ``stage``: once per process, at the stage's start,
+    so that a file edited while a stage runs does not change what its run log says it ran."""
     return hashlib.sha256(json.dumps(fingerprint(stage), sort_keys=True).encode()).hexdigest()
 
 

@@ -132,6 +132,10 @@ SECTIONS: dict[str, str] = {
     "distill": "sft:DistillSection",
     "base_student": "models:BaseSection",
     "rl_zero": "grpo:GRPOSection",
+    # The random-reward controls of B > A and zero > base: their RL section with a reward that ignores
+    # correctness (the `random` reward); run per seed where params' seeds list any.
+    "rl_reasoning_random": "grpo:GRPOSection",
+    "rl_zero_random": "grpo:GRPOSection",
     "eval": "sampling:EvalSection",
     "report": "report:ReportSection",
     "launch": "launch:LaunchSection",  # how dvc.yaml starts the stages; no stage reads it

@@ -25,7 +25,15 @@ CLAIMS = [
     ("D", ">=", "C", "all-scenario RL keeps what SFT gave"),
     ("zero", ">", "base", "RL alone, from the base, teaches the format and lifts accuracy (R1-Zero)"),
     ("C", ">", "zero", "SFT on an RL model's samples beats RL alone on the same base"),
+    # The controls (seeds.rl_reasoning_random, seeds.rl_zero_random): the same RL with a reward that ignores
+    # correctness. GRPO can lift pass@1 through its clipping and the format alone (Shao et al. 2025).
+    ("B", ">", "B_random", "the accuracy reward, not GRPO on these prompts alone, lifts B (control: a coin for "
+                           "a reward)"),
+    ("zero", ">", "zero_random", "the accuracy reward, not GRPO alone, lifts zero (control: a coin for a reward)"),
 ]
+# Models that exist only as seeds (models/seeds/<name>-N): the random-reward controls; no chain model goes on
+# from them.
+CONTROLS = ("B_random", "zero_random")
 
 
 def difference(a: dict, b: dict, per_a: dict | None, per_b: dict | None) -> tuple[float, float, str]:
@@ -40,25 +48,33 @@ def difference(a: dict, b: dict, per_a: dict | None, per_b: dict | None) -> tupl
     return a["pass@1"] - b["pass@1"], (a.get("pass@1_se", 0) ** 2 + b.get("pass@1_se", 0) ** 2) ** 0.5, "unpaired"
 
 
-def seeds_difference(runs: list[tuple[dict, dict | None]], b: dict, per_b: dict | None
+def seeds_difference(left: list[tuple[dict, dict | None]], right: list[tuple[dict, dict | None]]
                      ) -> tuple[float, float, str, list[float]]:
-    """(mean over seeds of pass@1 minus b's, its SE, which SE, each seed's difference) for a model trained
-    with several seeds, ``runs`` = (metrics, per-problem scores) per seed. The SE counts both sources of
-    noise: the problems (the paired SE of the seed-averaged per-problem differences) and the seeds (the
-    spread of the seeds' differences over √seeds), added in quadrature."""
-    each = [difference(m, b, per, per_b)[0] for m, per in runs]
-    pers = [per for _, per in runs]
-    if per_b and all(pers):
-        common = sorted(set(per_b).intersection(*pers))
-        problem_mean, problem_se = mean_se([sum(p[i] for p in pers) / len(pers) - per_b[i] for i in common])
+    """(the mean pass@1 over ``left``'s seeds minus the mean over ``right``'s, its SE, which SE, each left seed's
+    difference from the right side's mean) for two models of which one or both were trained with several seeds;
+    each side is a list of (metrics, per-problem scores), one per seed. The SE counts both sources of noise:
+    the problems (the paired SE of the per-problem differences of the two sides' seed averages) and the seeds
+    (each side's spread of its seeds' pass@1 over √seeds; a side of one run has none), added in quadrature."""
+    pers_l, pers_r = [per for _, per in left], [per for _, per in right]
+    paired = all(pers_l) and all(pers_r)
+    common = sorted(set(pers_l[0]).intersection(*pers_l, *pers_r)) if paired else []
+
+    def score(run: tuple[dict, dict | None]) -> float:  # a seed's pass@1, on the problems both sides share
+        return sum(run[1][i] for i in common) / len(common) if common else run[0]["pass@1"]
+
+    right_mean = sum(score(r) for r in right) / len(right)
+    each = [score(run) - right_mean for run in left]
+    if common:
+        problem_mean, problem_se = mean_se([sum(p[i] for p in pers_l) / len(pers_l)
+                                            - sum(p[i] for p in pers_r) / len(pers_r) for i in common])
         kind = "paired over problems, and seeds"
     else:
         problem_mean = sum(each) / len(each)
-        problem_se = (sum(m.get("pass@1_se", 0) ** 2 for m, _ in runs) / len(runs) ** 2
-                      + b.get("pass@1_se", 0) ** 2) ** 0.5
+        problem_se = sum(m.get("pass@1_se", 0) ** 2 / len(side) ** 2 for side in (left, right) for m, _ in side) ** 0.5
         kind = "unpaired, and seeds"
-    seed_se = mean_se(each)[1]
-    return problem_mean, (problem_se ** 2 + seed_se ** 2) ** 0.5, f"{kind} ({len(runs)})", each
+    seed_se = (mean_se([score(run) for run in left])[1] ** 2 + mean_se([score(run) for run in right])[1] ** 2) ** 0.5
+    counts = f"{len(left)}" if len(right) == 1 else f"{len(left)} and {len(right)}"
+    return problem_mean, (problem_se ** 2 + seed_se ** 2) ** 0.5, f"{kind} ({counts})", each
 
 
 def collapses(metrics: dict[str, dict], bench: str, parents: dict[str, str],
@@ -96,15 +112,20 @@ def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | Non
         return problems.get(name, {}).get(bench)
 
     for left, rel, right, what in CLAIMS:
-        if bench not in metrics.get(left, {}) or bench not in metrics.get(right, {}):
+        runs, rivals = seeds.get(left, [left]), seeds.get(right, [right])
+        if not all(bench in metrics.get(r, {}) for r in (*runs, *rivals)):
             continue
-        runs = seeds.get(left, [left])
-        if len(runs) > 1:
+        if len(runs) > 1 or len(rivals) > 1:
             diff, se, kind, each = seeds_difference([(metrics[r][bench], per(r)) for r in runs],
-                                                    metrics[right][bench], per(right))
-            shown = f"{100 * diff:+.1f} (seeds: {', '.join(f'{100 * d:+.1f}' for d in each)})"
+                                                    [(metrics[r][bench], per(r)) for r in rivals])
+            parts = [f"seeds: {', '.join(f'{100 * d:+.1f}' for d in each)}"] if len(runs) > 1 else []
+            if len(rivals) > 1:
+                rival_scores = ", ".join(f"{100 * metrics[r][bench]['pass@1']:.1f}" for r in rivals)
+                parts.append(f"{right}'s seeds: {rival_scores}")
+            shown = f"{100 * diff:+.1f} ({'; '.join(parts)})"
         else:
-            diff, se, kind = difference(metrics[left][bench], metrics[right][bench], per(left), per(right))
+            diff, se, kind = difference(metrics[runs[0]][bench], metrics[rivals[0]][bench], per(runs[0]),
+                                        per(rivals[0]))
             shown = f"{100 * diff:+.1f}"
         mostly_dead = [s for s in (left, right) if 2 * len(set(seeds.get(s, [s])) & dead) > len(seeds.get(s, [s]))]
         if left in untested or right in untested:

@@ -196,10 +196,12 @@ class Evals:
             self.problems[name] = json.loads(per.read_text())
 
 
-def read_evals(models: list[str], metrics_dir: Path, seeds_dir: Path | None, models_dir: Path | None = None) -> Evals:
-    """Each model's eval metrics, and its other seeds'. With ``models_dir``, an eval whose model is not there, or
-    is not the model it scored (the model's manifest changed since: retrained, or another run's metrics left in
-    place), is left out, and said to be."""
+def read_evals(models: list[str], metrics_dir: Path, seeds_dir: Path | None, models_dir: Path | None = None,
+               controls: tuple[str, ...] = ()) -> Evals:
+    """Each model's eval metrics, and its other seeds'; each of ``controls`` (models that exist only as seeds,
+    ``B_random-0``, ``B_random-1``, ...) by its seeds alone. With ``models_dir``, an eval whose model is not
+    there, or is not the model it scored (the model's manifest changed since: retrained, or another run's
+    metrics left in place), is left out, and said to be."""
     evals = Evals()
     for name in models:
         path = Path(metrics_dir) / f"{name}.json"
@@ -214,8 +216,8 @@ def read_evals(models: list[str], metrics_dir: Path, seeds_dir: Path | None, mod
         raise R1pipeError(f"no eval metrics in {metrics_dir} for any of: {', '.join(models)}")
     # A model's other seeds (``B-1``...) join the claims about it, never the tables.
     for name, files in load_seeds(seeds_dir).items():
-        if name in evals.metrics:
-            evals.seeds[name] = [name, *(f"{name}-{seed}" for seed in files)]
+        if name in evals.metrics or name in controls:
+            evals.seeds[name] = [name] * (name in evals.metrics) + [f"{name}-{seed}" for seed in files]
             for seed, f in files.items():
                 evals.read(f"{name}-{seed}", f)
     return evals

@@ -102,6 +102,10 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
                   "completions all scored alike at every step) tests nothing.",
                   "", found.claims, ""]
         for name, runs in evals.seeds.items():
+            if runs[0] != name:  # a control: seeds alone
+                parts += [f"{name} (a control: its RL section's reward ignores correctness) is judged over "
+                          f"{len(runs)} seeds: {', '.join(f'`{r}`' for r in runs)} (`{seeds_dir}`).", ""]
+                continue
             parts += [f"{name} is judged over {len(runs)} seeds: the chain's `models/{name}` (the one the chain "
                       f"continues from) and {', '.join(f'`{r}`' for r in runs[1:])} (`{seeds_dir}`).", ""]
         for claim, cost in found.costs.items():

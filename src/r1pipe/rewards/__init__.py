@@ -132,6 +132,25 @@ def make_repetition(n: int = 3, max_penalty: float = -1.0) -> RewardFn:
     return repetition
 
 
+def make_random(p: float = 0.5, seed: int = 0) -> RewardFn:
+    """The control of an RL claim: 1 with probability ``p``, else 0, whatever the completion says (Shao et al. 2025,
+    "Spurious rewards"). Set ``p`` to the accuracy reward's mean, so that the control's advantages have the
+    accuracy's spread but none of its information. Each score is drawn from a hash of ``seed``, the prompt, the
+    completion and its place in the batch, so a rerun or a resumed run gets the same rewards, and no text earns
+    more than another on average."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"random: p must be within [0, 1], not {p}")
+    import hashlib
+
+    def random(prompts, completions, **_):
+        prompts = prompts if prompts is not None else [None] * len(completions)
+        keys = (f"{seed}\0{prompt!r}\0{completion!r}\0{i}".encode()
+                for i, (prompt, completion) in enumerate(zip(prompts, completions)))
+        return [float(int.from_bytes(hashlib.sha256(k).digest()[:8], "big") < p * 2 ** 64) for k in keys]
+
+    return random
+
+
 REWARDS: dict[str, Callable[..., RewardFn]] = {
     "accuracy": make_accuracy,
     "format": make_format,
@@ -142,6 +161,7 @@ REWARDS: dict[str, Callable[..., RewardFn]] = {
     "repetition": make_repetition,
     "helpfulness": make_helpfulness,
     "harmlessness": make_harmlessness,
+    "random": make_random,
 }
 
 

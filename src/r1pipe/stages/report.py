@@ -23,7 +23,7 @@ from pathlib import Path
 from r1pipe.artifacts import stage_output
 from r1pipe.config.report import ReportSection
 from r1pipe.progress import console
-from r1pipe.report.claims import COSTED, Findings, claims, collapses, never_advantaged
+from r1pipe.report.claims import CONTROLS, COSTED, Findings, claims, collapses, never_advantaged
 from r1pipe.report.lineage import (
     Evals,
     compute,
@@ -58,7 +58,7 @@ def run(cfg: ReportSection, metrics_dir: Path, out: Path, models_dir: Path | Non
     import matplotlib
 
     matplotlib.use("Agg")
-    evals = read_evals(cfg.models, metrics_dir, seeds_dir, models_dir)
+    evals = read_evals(cfg.models, metrics_dir, seeds_dir, models_dir, CONTROLS)
     for line in evals.left_out:
         console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     logs = rl_curves(live_dir)
