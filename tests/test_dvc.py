@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -371,3 +372,28 @@ def test_a_file_the_params_name_is_a_dep_or_the_stage_refuses_to_run(tmp_path):
     from datasets import load_from_disk
 
     assert len(load_from_disk(str(tmp_path / "data/prompts"))["train"]) == 7
+
+
+def test_the_seeds_and_controls_params_turn_on_expand_into_stages(tmp_path):
+    """The SFT stages' seeds and the random-reward controls are off in the default; one params line each turns
+    them on, as stages DVC lists (their commands are the ones tests/test_stages.py runs), and DVC reads the
+    control's params through params.yaml's YAML merge: rl_reasoning's settings, its own rewards."""
+    shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
+    text = (REPO / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(text)
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        run(cmd, tmp_path)
+    wanted = {"coldstart_seed@1", "eval_seed_A@1", "sft_seed@1", "eval_seed_C@1", "distill_seed@1",
+              "eval_seed_student@1", "rl_reasoning_random_seed@0", "eval_seed_B_random@0",
+              "rl_zero_random_seed@0", "eval_seed_zero_random@0"}
+    assert not wanted & set(run(["dvc", "stage", "list", "--name-only"], tmp_path).split())
+    for key, seeds in (("coldstart", "[1]"), ("sft", "[1]"), ("distill", "[1]"), ("rl_reasoning_random", "[0]"),
+                       ("rl_zero_random", "[0]")):
+        assert f"\n  {key}: []" in text, key
+        text = text.replace(f"\n  {key}: []", f"\n  {key}: {seeds}")
+    (tmp_path / "params.yaml").write_text(text)
+    assert wanted <= set(run(["dvc", "stage", "list", "--name-only"], tmp_path).split())
+    code = ("import dvc.api, json; print(json.dumps(dvc.api.params_show(stages='rl_reasoning_random_seed@0')))")
+    shown = json.loads(run([sys.executable, "-c", code], tmp_path))["rl_reasoning_random"]
+    params = yaml.safe_load(text)
+    assert shown == {**params["rl_reasoning"], "rewards": {"random": {"weight": 1.0, "p": 0.42}, "format": 0.5}}

@@ -212,12 +212,29 @@ ALL = [RIGHT, *MATH_CHEATS.values(), *(fenced(c) for c in TAMPERING.values()), "
     ("repetition", {}, -1.0, 0.0),
     ("overlong", {"max_length": 64, "cache": 16}, -1.0, 0.0),
     ("cosine", {"max_length": 64}, -1.0, 1.0),
+    ("random", {"p": 0.5}, 0.0, 1.0),
 ])
 def test_no_reward_leaves_its_documented_range(name, options, low, high):
     n = len(ALL)
     ids = [[0] * len(text) for text in ALL]  # as TRL passes them (the length rewards count tokens)
     scores = get_reward(name, **options)(None, ALL, task=["math"] * n, answer=["42"] * n, completion_ids=ids)
     assert all(low <= s <= high for s in scores), (name, scores)
+
+
+def test_the_random_reward_pays_a_right_answer_no_more_than_a_cheat_or_nothing():
+    """The control's reward: its mean is p whatever the text (right, a cheat, empty, a flood), each score 0 or 1,
+    the same on a rerun, and another seed draws other coins."""
+    reward = get_reward("random", p=0.3, seed=0)
+    prompts = [f"question {i}" for i in range(400)]
+    for text in [RIGHT, *MATH_CHEATS.values(), "", "word " * 3000]:
+        scores = reward(prompts, [text] * 400, answer=["42"] * 400)
+        assert set(scores) <= {0.0, 1.0} and abs(sum(scores) / 400 - 0.3) < 4 * (0.3 * 0.7 / 400) ** 0.5, text[:40]
+        assert scores == reward(prompts, [text] * 400, answer=["42"] * 400)
+    assert reward(prompts, [RIGHT] * 400) != get_reward("random", p=0.3, seed=1)(prompts, [RIGHT] * 400)
+    assert get_reward("random", p=0.0)(None, ALL) == [0.0] * len(ALL)
+    assert get_reward("random", p=1.0)(None, ALL) == [1.0] * len(ALL)
+    with pytest.raises(ValueError, match="random: p must be within"):
+        get_reward("random", p=1.5)
 
 
 def test_accuracy_stays_in_0_1_on_every_task():
@@ -288,7 +305,8 @@ def test_grpo_scores_a_tampering_completion_at_zero(tmp_path):
 FUZZ = [*TEXTS.values(), *(fenced(code) for code in PROGRAMS.values())]
 RANGES = [("format", {}, 0.0, 1.0), ("format_tags", {}, 0.0, 1.0), ("language", {}, 0.0, 1.0),
           ("repetition", {}, -1.0, 0.0), ("overlong", {"max_length": 64, "cache": 16}, -1.0, 0.0),
-          ("cosine", {"max_length": 64}, -1.0, 1.0), ("accuracy", {}, 0.0, 1.0)]
+          ("cosine", {"max_length": 64}, -1.0, 1.0), ("random", {"p": 0.5}, 0.0, 1.0),
+          ("accuracy", {}, 0.0, 1.0)]  # accuracy last: the code task's check below reads its scores
 TASKS = {"math": {"answer": "42"}, "countdown": {"numbers": [1, 2], "target": 3}, "code": {"tests": MBPP}}
 
 

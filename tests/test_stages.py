@@ -280,8 +280,8 @@ def test_a_seed_is_called_collapsed_by_its_held_out_score_not_by_its_sampled_rew
             "--out", "reports", "--metrics", "metrics/report.json", cwd=work)
         return (work / "reports/report.md").read_text()
 
-    scored(work / "metrics/eval/A.json", [1.0] * 8)
-    scored(work / "metrics/seeds/B-1.json", [1.0] * 8)  # held out, B-1 kept what A had
+    for run in ("eval/A", "eval/B", "seeds/B-1"):  # held out, B and B-1 kept all that A had
+        scored(work / f"metrics/{run}.json", [1.0] * 8)
     text = report()
     assert "collapsed" not in text and log["hint"] not in text
     scored(work / "metrics/seeds/B-1.json", [0.0] * 8)  # held out, B-1 lost it all
@@ -337,6 +337,52 @@ def test_a_and_c_over_seeds_are_judged_with_both_sides_spread(chain, tmp_path):
     se = math.sqrt(problem_se ** 2 + seed_se(c) ** 2 + seed_se(a) ** 2)
     assert rows["C >= A"][1] == f"{100 * se:.1f} (paired over problems, and seeds (2 and 2))"
     assert rows["C >= A"][0].startswith(f"{100 * mean:+.1f} (")
+
+
+def test_a_random_reward_control_trains_is_evaluated_and_is_judged_from_its_files(chain, tmp_path):
+    """rl_reasoning_random (the preset's: rl_reasoning's settings through a YAML merge, accuracy replaced by a
+    coin) from A with seeds 0 and 1, as dvc.yaml's rl_reasoning_random_seed runs it, each evaluated; the
+    report's B > B_random row is B's mean over its seeds minus the control's over its, from the eval files."""
+    import shutil
+
+    from conftest import cli
+    from r1pipe.metrics import mean_se
+
+    work = tmp_path / "chain"
+    shutil.copytree(chain, work, symlinks=True)
+    for seed in (0, 1):
+        cli("grpo", "--section", "rl_reasoning_random", "--seed", str(seed), "--model", "models/A", "--data",
+            "data/prompts", "--out", f"models/seeds/B_random-{seed}", "--live", f"dvclive/seeds/B_random-{seed}",
+            cwd=work)
+        cli("eval", "--model", f"models/seeds/B_random-{seed}", "--data", "data/prompts", "--out",
+            f"metrics/seeds/B_random-{seed}.json", cwd=work)
+    manifest = read_manifest(work / "models/seeds/B_random-0")
+    ours, theirs = manifest["params"], read_manifest(work / "models/B")["params"]
+    assert manifest["stage"] == "rl_reasoning_random" and manifest["parent"] == "models/A"
+    assert set(ours["rewards"]) == {"random", "format_tags"}  # no reward that reads correctness
+    assert {k: v for k, v in ours.items() if k not in ("rewards", "trl")} == {
+        k: v for k, v in theirs.items() if k not in ("rewards", "trl")}  # otherwise rl_reasoning's settings
+    logged = json.loads((work / "models/seeds/B_random-0/train_log.json").read_text())
+    assert any("rewards/random/mean" in h for h in logged) and not any("rewards/accuracy/mean" in h for h in logged)
+    assert (work / "models/seeds/B_random-0/model.safetensors").read_bytes() != (
+        work / "models/A/model.safetensors").read_bytes()
+
+    cli("report", "--metrics-dir", "metrics/eval", "--seeds-dir", "metrics/seeds", "--models-dir", "models",
+        "--out", "reports", "--metrics", "metrics/report.json", cwd=work)
+    report = (work / "reports/report.md").read_text()
+    assert "B_random (a control: its RL section's reward ignores correctness) is judged over 2 seeds" in report
+    row = next(line for line in report.splitlines() if line.startswith("| B > B_random |"))
+
+    def scores(run):
+        where = "eval" if run == "B" else "seeds"
+        return json.loads((work / f"metrics/{where}/{run}.problems.json").read_text())["arithmetic"]
+
+    b, control = [scores("B"), scores("B-1")], [scores("B_random-0"), scores("B_random-1")]
+    diffs = [sum(r[i] for r in b) / 2 - sum(r[i] for r in control) / 2 for i in b[0]]
+    assert row.split("|")[3].strip().startswith(f"{100 * mean_se(diffs)[0]:+.1f} (")
+    assert "and seeds (2 and 2))" in row.split("|")[4]
+    table = json.loads((work / "metrics/report.json").read_text())
+    assert table["claims"]["B > B_random"] == round(100 * mean_se(diffs)[0], 2)
 
 
 def test_collapse_is_judged_against_the_parent_and_a_mostly_dead_side_tests_nothing():
