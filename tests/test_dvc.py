@@ -193,20 +193,20 @@ def test_a_stage_run_alone_on_changed_code_refuses(repo):
     """`dvc repro --single-item` skips the `code` stage: a stage whose fingerprint is not its code stops, so
     dvc.lock never records an output against code it was not made with."""
     before = outs_in_lock(repo)
-    path = repo / "src/r1pipe/config/sft.py"
+    path = repo / "src/r1pipe/config/prepare.py"
     text = path.read_text()
     path.write_text(text + "\nCHANGED = 1\n")
     try:
         env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(repo / "src"), **MODELS}
-        proc = subprocess.run(["dvc", "repro", "-f", "-s", "coldstart"], cwd=repo, capture_output=True, text=True,
+        proc = subprocess.run(["dvc", "repro", "-f", "-s", "prepare"], cwd=repo, capture_output=True, text=True,
                               env=env)
         assert proc.returncode != 0
-        assert "code/coldstart.json: is the fingerprint of other code than this stage runs" in proc.stdout + proc.stderr
+        assert "code/prepare.json: is the fingerprint of other code than this stage runs" in proc.stdout + proc.stderr
     finally:
         path.write_text(text)
-    # DVC removed coldstart's outputs before the stage refused: A comes back as the same bytes (from the run cache
-    # or trained again), its run log is new, so the report, which reads it, runs again; nothing else does.
-    assert ran(run(["dvc", "repro"], repo)) <= {"code", "coldstart", "report"}
+    # DVC removed prepare's outputs before the stage refused: the prompts come back as the same bytes (from the
+    # run cache or made again), its run log is new, so the report, which reads it, runs again; nothing else does.
+    assert ran(run(["dvc", "repro"], repo)) <= {"code", "prepare", "report"}
     assert outs_in_lock(repo) == before
 
 

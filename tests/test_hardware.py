@@ -116,4 +116,4 @@ def test_the_tiny_chain_is_float32_whatever_auto_picks(monkeypatch):
         elif hasattr(cfg, "dtype"):
             assert generation_dtype(cfg.dtype, on_cpu=True) == "float32", name
             sampled += 1
-    assert (trained, sampled) == (6, 2)  # coldstart, the three rl_*, sft, distill; reject_sample, eval
+    assert (trained, sampled) == (8, 2)  # coldstart, the five rl_* (two controls), sft, distill; reject_sample, eval

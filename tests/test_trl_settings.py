@@ -182,7 +182,8 @@ def test_every_preset_builds_real_trl_configs(tmp_path):
                 for key, value in section.trl_given().items():
                     assert getattr(args, key) == value or key in ("lr_scheduler_type", "report_to"), (path, name, key)
                 built += 1
-    assert built == 4 * 6  # coldstart, rl_reasoning, sft, rl_all, distill, rl_zero in each
+    # coldstart, rl_reasoning, sft, rl_all, distill, rl_zero and the two random-reward controls in each
+    assert built == 4 * 8
 
 
 def test_explain_prints_trls_help_for_trl_fields_and_r1pipes_for_its_own(tmp_path):
