@@ -17,17 +17,24 @@ from r1pipe.models import materialize
 MODELS = {}  # environment for the stages: where the faked local copy of the named base model is
 
 
-def run(cmd, cwd, timeout=1200):
+def environment(cwd) -> dict:
+    """DVC's and the stages' environment: offline, and the repository's copy of r1pipe where it has one (which a
+    test may edit)."""
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", **MODELS}
-    if (cwd / "src/r1pipe").is_dir():  # the stages run the repository's copy of r1pipe, which a test may edit
+    if (cwd / "src/r1pipe").is_dir():
         env["PYTHONPATH"] = str(cwd / "src")
+    return env
+
+
+def run(cmd, cwd, timeout=1200):
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=environment(cwd), timeout=timeout)
     except subprocess.TimeoutExpired:
         # DVC's queue waits forever for a worker that never starts (treeverse/dvc#10398): fail with the
         # workers' own logs instead of hanging the suite.
         logs = "".join(f"\n{log}:\n{log.read_text()[-3000:]}" for log in cwd.glob(".dvc/tmp/exps/celery/*.out"))
-        subprocess.run(["dvc", "queue", "stop", "--kill"], cwd=cwd, capture_output=True, env=env, timeout=60)
+        subprocess.run(["dvc", "queue", "stop", "--kill"], cwd=cwd, capture_output=True, env=environment(cwd),
+                       timeout=60)
         pytest.fail(f"{' '.join(cmd)} did not finish within {timeout} s{logs}")
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
@@ -197,9 +204,8 @@ def test_a_stage_run_alone_on_changed_code_refuses(repo):
     text = path.read_text()
     path.write_text(text + "\nCHANGED = 1\n")
     try:
-        env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(repo / "src"), **MODELS}
         proc = subprocess.run(["dvc", "repro", "-f", "-s", "prepare"], cwd=repo, capture_output=True, text=True,
-                              env=env)
+                              env=environment(repo))
         assert proc.returncode != 0
         assert "code/prepare.json: is the fingerprint of other code than this stage runs" in proc.stdout + proc.stderr
     finally:
@@ -315,8 +321,8 @@ def test_a_repro_killed_inside_reject_sample_resumes_and_ends_with_the_same_outp
     run(["dvc", "repro"], repo)  # the uninterrupted run at that setting
     whole = outs_in_lock(repo)
 
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", **MODELS}
-    proc = subprocess.Popen(["dvc", "repro", "-f", "--no-run-cache", "-s", "reject_sample"], cwd=repo, env=env,
+    proc = subprocess.Popen(["dvc", "repro", "-f", "--no-run-cache", "-s", "reject_sample"], cwd=repo,
+                            env=environment(repo),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     work, deadline = repo / "data/.sft.work", time.monotonic() + 600
     while len(list(work.glob("*/*.json.gz"))) < 3 and proc.poll() is None and time.monotonic() < deadline:

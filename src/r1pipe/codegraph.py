@@ -1,7 +1,7 @@
 """Which r1pipe code a stage runs, and its fingerprint: the code lineage DVC reruns a stage on.
 
 A stage's output depends on every r1pipe module its command can import, lazily imported ones included. This
-module finds them from the source text alone (``ast``), so it imports nothing and can run anywhere:
+module finds them from the source text alone (``ast``), so it imports nothing but ``disk`` and can run anywhere:
 
 - ``closure("r1pipe.stages.grpo")``: every r1pipe module that the stage module can load;
 - ``fingerprint(...)``: each of those files hashed on its syntax tree, so that a comment, a docstring or a
@@ -19,6 +19,8 @@ import hashlib
 import json
 from functools import cache
 from pathlib import Path
+
+from r1pipe.disk import write_atomic
 
 ROOT = Path(__file__).resolve().parent  # src/r1pipe
 PACKAGE = "r1pipe"
@@ -157,8 +159,6 @@ def write_fingerprints(out: Path) -> list[Path]:
         path = out / f"{command.replace('_', '-')}.json"
         text = json.dumps(code_file(f"{PACKAGE}.stages.{command}"), indent=1) + "\n"
         if not path.is_file() or path.read_text() != text:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
+            write_atomic(path, text)
         written.append(path)
     return written

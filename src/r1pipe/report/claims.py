@@ -127,22 +127,23 @@ def claims(metrics: dict[str, dict], bench: str, problems: dict[str, dict] | Non
             diff, se, kind = difference(metrics[runs[0]][bench], metrics[rivals[0]][bench], per(runs[0]),
                                         per(rivals[0]))
             shown = f"{100 * diff:+.1f}"
-        mostly_dead = [s for s in (left, right) if 2 * len(set(seeds.get(s, [s])) & dead) > len(seeds.get(s, [s]))]
+        sides = {left: runs, right: rivals}
+        mostly_dead = [s for s, rs in sides.items() if 2 * len(set(rs) & dead) > len(rs)]
         if left in untested or right in untested:
             side = left if left in untested else right
             verdict = f"not tested: {side} {untested[side]}"
         elif mostly_dead:
             side = mostly_dead[0]
-            verdict = (f"not tested: {side}'s training was dead in {len(set(seeds.get(side, [side])) & dead)} of "
-                       f"{len(seeds.get(side, [side]))} runs")
+            verdict = (f"not tested: {side}'s training was dead in {len(set(sides[side]) & dead)} of "
+                       f"{len(sides[side])} runs")
         elif rel == ">":
             verdict = "holds" if diff > 2 * se else ("reversed" if diff < -2 * se else "within noise")
         else:
             verdict = "holds" if diff >= -2 * se else "fails"
-        for side in (left, right):
-            fell = [r for r in seeds.get(side, [side]) if r in collapsed]
+        for side, rs in sides.items():
+            fell = [r for r in rs if r in collapsed]
             if fell:
-                verdict += f" ({side}'s RL collapsed in {len(fell)} of {len(seeds.get(side, [side]))} runs)"
+                verdict += f" ({side}'s RL collapsed in {len(fell)} of {len(rs)} runs)"
         claim = f"{left} {rel} {right}"
         deltas[claim] = round(100 * diff, 2)
         # 2 SE: the smallest difference this test could have told from noise, so that "within noise" says
