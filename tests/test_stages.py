@@ -294,6 +294,37 @@ def test_a_seed_is_called_collapsed_by_its_held_out_score_not_by_its_sampled_rew
     assert ": collapsed:" not in chain_report and "collapsed in" not in chain_report  # the chain's own did not
 
 
+def test_the_report_warns_where_a_comparison_mixes_training_dtypes(chain, tmp_path):
+    """A seed of B trained under TRL's `bf16: true` from the chain's float32 A: the report warns that B > A
+    compares models trained in different dtypes, and that B-1 was trained in another dtype than its parent. The
+    chain's own report, all float32, warns of neither."""
+    import shutil
+
+    import yaml
+
+    from conftest import cli
+    from r1pipe.report.lineage import training_dtypes
+
+    work = tmp_path / "chain"
+    shutil.copytree(chain, work, symlinks=True)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["rl_reasoning"].update(bf16=True, max_steps=1)
+    (work / "bf16.yaml").write_text(yaml.safe_dump(params))
+    shutil.rmtree(work / "models/seeds/B-1")
+    cli("grpo", "--params", "bf16.yaml", "--section", "rl_reasoning", "--seed", "1", "--model", "models/A",
+        "--data", "data/prompts", "--out", "models/seeds/B-1", "--live", "dvclive/seeds/B-1", cwd=work)
+    cli("eval", "--model", "models/seeds/B-1", "--data", "data/prompts", "--out", "metrics/seeds/B-1.json", cwd=work)
+    assert training_dtypes(work / "models", ["base", "A", "B", "B-1"]) == {"A": "float32", "B": "float32",
+                                                                         "B-1": "bfloat16"}
+    cli("report", "--metrics-dir", "metrics/eval", "--seeds-dir", "metrics/seeds", "--models-dir", "models",
+        "--out", "reports", "--metrics", "metrics/report.json", cwd=work)
+    text = (work / "reports/report.md").read_text()
+    assert ("- B > A compares models trained in different dtypes (B: bfloat16, float32; A: float32): part of the "
+            "difference is the dtype's") in text
+    assert "- B-1 trained in bfloat16 from A, trained in float32" in text
+    assert "different dtypes (" not in (chain / "reports/report.md").read_text()
+
+
 def test_a_and_c_over_seeds_are_judged_with_both_sides_spread(chain, tmp_path):
     """seeds.coldstart and seeds.sft: coldstart and sft once more with seed 1 (the commands dvc.yaml's
     coldstart_seed and sft_seed run), each evaluated into metrics/seeds. The report's A > base and C >= A rows are

@@ -64,6 +64,12 @@ class Judge(BaseModel):
 
 class RejectSampleSection(SamplingSection):
     temperature: float = Field(1.0, ge=0)
+    # Its samples become the SFT set: float32 gives every machine the same set (bf16's rounding differs between
+    # CPUs' kernels), as training is float32 (config/trl.py, FLOAT32_TRAINING); eval keeps auto.
+    dtype: Literal["auto", "float32", "bfloat16"] = Field("float32", description=(
+        "The weights' dtype while sampling: float32 by default, as training, since the samples become training "
+        "data and float32 gives every machine the same ones. auto: bfloat16 where the hardware multiplies it "
+        "natively and faster (the faster path, whose samples differ by machine)."))
     n: int = Field(4, ge=1, description="Samples per prompt.")
     k: int = Field(1, ge=1, description="Keep at most this many accepted samples per prompt.")
     filters: list[str] | dict[str, dict | None] = Field(

@@ -47,22 +47,32 @@ class TRLSettingError(ValueError):
         self.key = key
 
 
-def common_defaults() -> dict[str, Any]:
-    """r1pipe's defaults for TRL settings in every training stage, where they differ from TRL's."""
+# Why training is float32 on every machine, bf16 units or not: the reason check --explain gives for `bf16`.
+FLOAT32_TRAINING = (
+    "float32 on every machine: under bf16 autocast (TRL's `bf16: true`) the default's cold start lost 2 to 7 points "
+    "of validation pass@1 on every one of 5 seeds, on two CPUs, and no part of the step kept in float32 closed it "
+    "(the LM head, attention or the gradients about a point, the MLPs, three quarters of the matmuls, half: "
+    "bench/rl_experiments.md); float32 gives the same models on every CPU. "
+    "`bf16: true` is the faster path where the hardware multiplies bf16, at that cost")
+
+
+def common_defaults_with_reasons() -> dict[str, tuple[Any, str]]:
+    """r1pipe's defaults for TRL settings in every training stage, where they differ from TRL's, with the reason."""
     import torch
 
-    from r1pipe import hardware
-
     return {
-        "use_cpu": not torch.cuda.is_available(),  # TRL on a CPU needs it, or it refuses or silently falls back
-        # bf16 where the hardware multiplies it natively and faster (a GPU, a CPU with bf16 units), else float32
-        # (hardware.resolve_dtype). Only as autocast: the weights stay float32 (bf16 weights swallow small updates).
-        "bf16": hardware.resolve_dtype("auto") == "bfloat16",
-        "activation_checkpointing": False,  # TRL turns it on; on small models it costs time and saves nothing
-        "ddp_find_unused_parameters": False,  # frozen layers are not DDP's: no search pass per step
-        "report_to": "none",  # r1pipe writes its curves to dvclive; no online service by default
-        "disable_tqdm": True,  # r1pipe draws one rich bar and writes its own log
+        "use_cpu": (not torch.cuda.is_available(), "TRL on a CPU needs it, or it refuses or silently falls back"),
+        "bf16": (False, FLOAT32_TRAINING),
+        "activation_checkpointing": (False, "TRL turns it on; on small models it costs time and saves nothing"),
+        "ddp_find_unused_parameters": (False, "frozen layers are not DDP's: no search pass per step"),
+        "report_to": ("none", "r1pipe writes its curves to dvclive; no online service by default"),
+        "disable_tqdm": (True, "r1pipe draws one rich bar and writes its own log"),
     }
+
+
+def common_defaults() -> dict[str, Any]:
+    """r1pipe's defaults for TRL settings in every training stage (:func:`common_defaults_with_reasons`)."""
+    return {key: value for key, (value, _) in common_defaults_with_reasons().items()}
 
 
 @functools.cache
@@ -325,11 +335,9 @@ class TRLSection(Section):
         ours = cls.TRL_DEFAULTS.get(key)
         lines = [f"{key} (TRL {cls.TRL_CONFIG}, {_hints(cls.TRL_CONFIG)[key]}): "
                  f"{' '.join(field.metadata.get('help', 'no help text').split())}", f"TRL's default: {default!r}."]
-        common = common_defaults()
+        ours = ours or common_defaults_with_reasons().get(key)
         if ours:
             lines.append(f"r1pipe's default: {ours[0]!r} ({ours[1]}).")
-        elif key in common:
-            lines.append(f"r1pipe's default, in every training stage on this machine: {common[key]!r}.")
         if key in OWNED:
             lines.append(f"Set by r1pipe, not in params: {OWNED[key]}.")
         if key in FOREIGN:

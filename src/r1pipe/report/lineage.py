@@ -122,6 +122,18 @@ def warnings(models_dir: Path | None, order: list[str], seeds: dict[str, list[st
     return found
 
 
+def training_dtypes(models_dir: Path | None, names: list[str]) -> dict[str, str]:
+    """The dtype each trained model among ``names`` computed in (TRL's ``bf16``, from its manifest):
+    ``bfloat16`` or ``float32``. Models no TRL trainer made (the base) are left out."""
+    found = {}
+    for name in names if models_dir else []:
+        settings = ((read_manifest(model_path(models_dir, name)) or {}).get("params", {}).get("trl") or {}).get(
+            "settings", {})
+        if "bf16" in settings:
+            found[name] = "bfloat16" if settings["bf16"] else "float32"
+    return found
+
+
 def rl_parents(models_dir: Path | None, names: list[str]) -> dict[str, str]:
     """Each RL model among ``names`` (its manifest's stage an ``rl_*`` section) -> the name, among ``names``,
     of the model it was trained from (``B`` and ``B-1`` -> ``A``), from the manifests."""

@@ -118,7 +118,9 @@ def render(evals: Evals, found: Findings, models: list[str], logs: dict, metrics
         parts += ["## Warnings", "", "Training runs that stayed finite but learned nothing (dead: a claim whose side "
                   "is dead in most of its runs tests nothing), RL models whose held-out pass@1 fell more than 2 SE "
                   "below the model they were trained from (collapsed: a claim that rests on one says so), and runs "
-                  "that trained on rows cut at max_length (their completions lost their ends). A sampled reward "
+                  "that trained on rows cut at max_length (their completions lost their ends), and comparisons "
+                  "between models trained in different dtypes (bf16 training costs accuracy: docs/scaling.md). "
+                  "A sampled reward "
                   "that fell during training is only a hint, kept in the run log (`hint`): with a few prompts a "
                   "step it is mostly which prompts were drawn.", "",
                   *(f"- {line}" for line in found.warnings), ""]

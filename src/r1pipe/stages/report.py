@@ -23,7 +23,15 @@ from pathlib import Path
 from r1pipe.artifacts import stage_output
 from r1pipe.config.report import ReportSection
 from r1pipe.progress import console
-from r1pipe.report.claims import CONTROLS, COSTED, Findings, claims, collapses, never_advantaged
+from r1pipe.report.claims import (
+    CONTROLS,
+    COSTED,
+    Findings,
+    claims,
+    collapses,
+    dtype_mismatches,
+    never_advantaged,
+)
 from r1pipe.report.lineage import (
     Evals,
     compute,
@@ -31,6 +39,7 @@ from r1pipe.report.lineage import (
     recipe_costs,
     rl_curves,
     rl_parents,
+    training_dtypes,
     unsafe_runs,
     warnings,
 )
@@ -41,7 +50,10 @@ def assess(evals: Evals, models: list[str], logs: dict[str, list[dict]], models_
     bench = next(b for b, m in next(iter(evals.metrics.values())).items() if isinstance(m, dict))
     warned = warnings(models_dir, models, evals.seeds)
     dead = {name for name, (_, warning) in warned.items() if warning.startswith("dead run")}
-    fell = collapses(evals.metrics, bench, rl_parents(models_dir, list(evals.metrics)), evals.problems)
+    parents = rl_parents(models_dir, list(evals.metrics))
+    fell = collapses(evals.metrics, bench, parents, evals.problems)
+    runs = [*evals.metrics, *(r for rs in evals.seeds.values() for r in rs)]
+    mixed = dtype_mismatches(training_dtypes(models_dir, list(dict.fromkeys(runs))), parents, evals.seeds)
     table, deltas = claims(evals.metrics, bench, evals.problems, evals.seeds, never_advantaged(logs), set(fell), dead)
     costs = {}
     for left, right in COSTED:
@@ -49,7 +61,7 @@ def assess(evals: Evals, models: list[str], logs: dict[str, list[dict]], models_
             costs[f"{left} > {right}"] = recipe_costs(Path(models_dir), left, right)
     return Findings(bench, table, deltas, costs, [*evals.left_out,
                                                    *(f"{name} ({stage}): {w}" for name, (stage, w) in warned.items()),
-                                                   *(f"{name}: {what}" for name, what in fell.items())],
+                                                   *(f"{name}: {what}" for name, what in fell.items()), *mixed],
                     unsafe_runs(evals.metrics, models_dir, models))
 
 
