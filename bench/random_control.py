@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import time
 from pathlib import Path
+
+from dtype_seeds import r1pipe  # this directory's: run as a script, bench/ is on the path
 
 from r1pipe import hardware
 from r1pipe.report.claims import seeds_difference
 
 SECTIONS = ("rl_reasoning", "rl_reasoning_random")
-
-
-def r1pipe(*args: str) -> None:
-    subprocess.run(["r1pipe", *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def scores(metrics: Path) -> tuple[dict, dict]:

@@ -92,61 +92,56 @@ def test_a_stage_on_a_described_gpu_logs_and_reports_the_gpu(monkeypatch, tiny_d
     assert hardware.cpu()["model"] not in table
 
 
+def section_dtypes(path, on_cpu: bool = True) -> tuple[dict[str, str], dict[str, str]]:
+    """The dtype each section of a params file computes in on this (described) device: the training sections'
+    (TRL's config as r1pipe builds it) and the generation sections' (the weights their engine loads)."""
+    from r1pipe.config import load_section, section_class
+    from r1pipe.config.trl import TRLSection
+    from r1pipe.engines.base import generation_dtype
+
+    trained, sampled = {}, {}
+    for name in yaml.safe_load(path.read_text()):
+        cls = section_class(name)
+        cfg = cls and load_section(path, name, cls)  # seeds, launch: no section class
+        if isinstance(cfg, TRLSection):
+            trained[name] = "bfloat16" if cfg.build_trl().bf16 else "float32"
+        elif hasattr(cfg, "dtype"):
+            sampled[name] = generation_dtype(cfg.dtype, on_cpu=on_cpu)
+    return trained, sampled
+
+
+# coldstart, the five rl_* (two controls), sft, distill
+TRAINING_SECTIONS = {"coldstart", "rl_reasoning", "rl_all", "rl_zero", "rl_reasoning_random", "rl_zero_random", "sft",
+                     "distill"}
+
+
 def test_the_tiny_chain_is_float32_whatever_auto_picks(monkeypatch):
     """The tiny preset fixes its dtype (stages/presets/tiny.yaml says why): on a CPU where `auto` picks bf16,
     every training section still builds TRL's config without bf16 and every generation section loads float32,
     so the tests of the pipeline's plumbing do not hang on what one dtype's rounding makes a random model say."""
     from conftest import TINY
-    from r1pipe.config import load_section, section_class
-    from r1pipe.config.trl import TRLSection
-    from r1pipe.engines.base import generation_dtype
 
     monkeypatch.setenv(hardware.DEVICE_ENV, json.dumps(FAST_BF16_CPU))
     assert hardware.resolve_dtype("auto") == "bfloat16"  # the machine described
-    params = yaml.safe_load(TINY.read_text())
-    trained = sampled = 0
-    for name in params:
-        cls = section_class(name)
-        if cls is None:
-            continue  # seeds, launch: no section class
-        cfg = load_section(TINY, name, cls)
-        if isinstance(cfg, TRLSection):
-            assert cfg.build_trl().bf16 is False, name
-            trained += 1
-        elif hasattr(cfg, "dtype"):
-            assert generation_dtype(cfg.dtype, on_cpu=True) == "float32", name
-            sampled += 1
-    assert (trained, sampled) == (8, 2)  # coldstart, the five rl_* (two controls), sft, distill; reject_sample, eval
+    trained, sampled = section_dtypes(TINY)
+    assert trained == dict.fromkeys(TRAINING_SECTIONS, "float32")
+    assert sampled == {"reject_sample": "float32", "eval": "float32"}
 
 
-@pytest.mark.parametrize("described", [FAST_BF16_CPU, {"kind": "cuda", "model": "NVIDIA H100", "bf16_flags": [],
-                                                       "gflops": {"float32": 51000.0, "bfloat16": 700000.0}}],
-                         ids=["bf16-cpu", "gpu"])
+@pytest.mark.parametrize("described", [FAST_BF16_CPU, H100], ids=["bf16-cpu", "gpu"])
 def test_the_default_trains_and_samples_in_float32_where_auto_picks_bf16(monkeypatch, tmp_path, described):
     """bf16 autocast cost the default's cold start 2-7 points on every seed, and no part of the step kept in
     float32 closed it (bench/rl_experiments.md, #43): on a device where `auto` picks bf16, every training
     section of params.yaml and of the gpu preset builds TRL's config in float32, and reject-sample (whose samples
     become training data) loads float32; eval, measured harmless in bf16, keeps auto."""
     from conftest import REPO, runnable_here
-    from r1pipe.config import load_section, section_class
-    from r1pipe.config.trl import TRLSection
-    from r1pipe.engines.base import generation_dtype
 
     monkeypatch.setenv(hardware.DEVICE_ENV, json.dumps(described))
     assert hardware.resolve_dtype("auto") == "bfloat16"  # the machine described
     for path in (REPO / "params.yaml", runnable_here(REPO / "stages" / "presets" / "gpu.yaml", tmp_path)):
-        trained = 0
-        for name in yaml.safe_load(path.read_text()):
-            cls = section_class(name)
-            cfg = cls and load_section(path, name, cls)
-            if isinstance(cfg, TRLSection):
-                assert cfg.build_trl().bf16 is False, (path.name, name)
-                trained += 1
-        assert trained == 8, path.name  # coldstart, the five rl_* (two controls), sft, distill
-        on_cpu = described["kind"] == "cpu"
-        assert generation_dtype(load_section(path, "reject_sample", section_class("reject_sample")).dtype,
-                                on_cpu=on_cpu) == "float32"
-        assert generation_dtype(load_section(path, "eval", section_class("eval")).dtype, on_cpu=on_cpu) == "bfloat16"
+        trained, sampled = section_dtypes(path, on_cpu=described["kind"] == "cpu")
+        assert trained == dict.fromkeys(TRAINING_SECTIONS, "float32"), path.name
+        assert sampled == {"reject_sample": "float32", "eval": "bfloat16"}, path.name
 
 
 def test_a_training_step_of_the_default_computes_in_float32_where_auto_picks_bf16(monkeypatch, tiny_model,

@@ -19,6 +19,9 @@ from r1pipe.config import (
 )
 from r1pipe.config.rewards import WeightedRewards
 
+# The weights' dtype while generating; auto: hardware.resolve_dtype.
+GenerationDtype = Literal["auto", "float32", "bfloat16"]
+
 
 class SamplingSection(Section, WeightedRewards):
     """Generation settings shared by reject-sample and eval."""
@@ -33,7 +36,7 @@ class SamplingSection(Section, WeightedRewards):
         "Prompts per generate call, and per batch kept in the work directory for a killed run to resume from "
         "(with vllm, hundreds keep the engine full)."))
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model (vllm engine).")
-    dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description=(
+    dtype: GenerationDtype = Field("auto", description=(
         "The weights' dtype while generating. auto: bfloat16 where the hardware multiplies it natively and faster "
         "than float32 (a GPU, a CPU with AMX or AVX512_BF16 and the faster measured GEMM), float32 elsewhere; "
         "bfloat16 on a CPU that emulates it runs, with a warning."))
@@ -66,7 +69,7 @@ class RejectSampleSection(SamplingSection):
     temperature: float = Field(1.0, ge=0)
     # Its samples become the SFT set: float32 gives every machine the same set (bf16's rounding differs between
     # CPUs' kernels), as training is float32 (config/trl.py, FLOAT32_TRAINING); eval keeps auto.
-    dtype: Literal["auto", "float32", "bfloat16"] = Field("float32", description=(
+    dtype: GenerationDtype = Field("float32", description=(
         "The weights' dtype while sampling: float32 by default, as training, since the samples become training "
         "data and float32 gives every machine the same ones. auto: bfloat16 where the hardware multiplies it "
         "natively and faster (the faster path, whose samples differ by machine)."))

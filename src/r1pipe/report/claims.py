@@ -40,15 +40,13 @@ def dtype_mismatches(dtypes: dict[str, str], parents: dict[str, str], seeds: dic
     """One warning per comparison between models trained in different dtypes: a claim's two sides (any of
     their seeds) and an RL model against the model it started from. bf16 training cost the default's cold start
     2 to 7 points (docs/scaling.md, "Precision"), so such a difference is partly the dtype's."""
-    def of(name):
-        return sorted({dtypes[r] for r in seeds.get(name, [name]) if r in dtypes})
-
     found = []
     for left, relation, right, _ in CLAIMS:
-        if of(left) and of(right) and of(left) != of(right):
+        lefts, rights = ({dtypes[r] for r in seeds.get(side, [side]) if r in dtypes} for side in (left, right))
+        if lefts and rights and lefts != rights:
             found.append(f"{left} {relation} {right} compares models trained in different dtypes ({left}: "
-                         f"{', '.join(of(left))}; {right}: {', '.join(of(right))}): part of the difference is the "
-                         "dtype's")
+                         f"{', '.join(sorted(lefts))}; {right}: {', '.join(sorted(rights))}): part of the "
+                         "difference is the dtype's")
     for child, parent in parents.items():
         if child in dtypes and parent in dtypes and dtypes[child] != dtypes[parent]:
             found.append(f"{child} trained in {dtypes[child]} from {parent}, trained in {dtypes[parent]}")

@@ -52,8 +52,7 @@ def assess(evals: Evals, models: list[str], logs: dict[str, list[dict]], models_
     dead = {name for name, (_, warning) in warned.items() if warning.startswith("dead run")}
     parents = rl_parents(models_dir, list(evals.metrics))
     fell = collapses(evals.metrics, bench, parents, evals.problems)
-    runs = [*evals.metrics, *(r for rs in evals.seeds.values() for r in rs)]
-    mixed = dtype_mismatches(training_dtypes(models_dir, list(dict.fromkeys(runs))), parents, evals.seeds)
+    mixed = dtype_mismatches(training_dtypes(models_dir, list(evals.metrics)), parents, evals.seeds)  # seeds too
     table, deltas = claims(evals.metrics, bench, evals.problems, evals.seeds, never_advantaged(logs), set(fell), dead)
     costs = {}
     for left, right in COSTED:
