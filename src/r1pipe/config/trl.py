@@ -335,9 +335,12 @@ class TRLSection(Section):
         ours = cls.TRL_DEFAULTS.get(key)
         lines = [f"{key} (TRL {cls.TRL_CONFIG}, {_hints(cls.TRL_CONFIG)[key]}): "
                  f"{' '.join(field.metadata.get('help', 'no help text').split())}", f"TRL's default: {default!r}."]
-        ours = ours or common_defaults_with_reasons().get(key)
+        common = common_defaults_with_reasons()
         if ours:
             lines.append(f"r1pipe's default: {ours[0]!r} ({ours[1]}).")
+        elif key in common:
+            value, why = common[key]
+            lines.append(f"r1pipe's default, in every training stage on this machine: {value!r}. Why: {why}.")
         if key in OWNED:
             lines.append(f"Set by r1pipe, not in params: {OWNED[key]}.")
         if key in FOREIGN:
