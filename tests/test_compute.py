@@ -10,7 +10,7 @@ from safetensors import safe_open
 from trl import GRPOConfig, GRPOTrainer
 
 from conftest import cli
-from r1pipe import hardware
+from r1pipe import hardware, token_draw
 from r1pipe.config.models import TinyModel
 from r1pipe.config.sampling import EvalSection
 from r1pipe.config.trl import common_defaults
@@ -80,13 +80,29 @@ def _first_completions(trainer_class, model_dir, tmp_path, **settings) -> list:
     return seen
 
 
+class TRLDrawingAsR1pipe(GRPOTrainer):
+    """TRL's own GRPOTrainer and generation loop, each prompt run in full for each completion, with only the draw
+    of a sampled token made as r1pipe makes it (``token_draw``): what prefilling each prompt once must match."""
+
+    def _generate_single_turn(self, *args, **kwargs):
+        model = self.accelerator.unwrap_model(self.model)
+        plain = model.generate
+        model.generate = lambda **settings: plain(**token_draw.generate_kwargs(model, settings))
+        try:
+            return super()._generate_single_turn(*args, **kwargs)
+        finally:
+            del model.generate
+
+
 @pytest.mark.parametrize("settings", [{"temperature": 0.7}, {"generation_kwargs": {"do_sample": False}}],
                          ids=["sampled", "greedy"])
 def test_grpo_prefilling_each_prompt_once_samples_what_trls_own_path_samples(chain, tmp_path, settings):
-    """Seed for seed at temperature 0.7, and greedy: r1pipe's trainer (each prompt prefilled once for its 4
-    completions) and TRL's GRPOTrainer give the same completions on the tiny chain's A."""
+    """Seed for seed at temperature 0.7 (both drawing through ``token_draw``), and greedy against TRL's trainer
+    unchanged: r1pipe's trainer (each prompt prefilled once for its 4 completions) gives the same completions on
+    the tiny chain's A."""
     ours = _first_completions(CPUGRPOTrainer, chain / "models/A", tmp_path / "ours", **settings)
-    trls = _first_completions(GRPOTrainer, chain / "models/A", tmp_path / "trl", **settings)
+    reference = TRLDrawingAsR1pipe if "temperature" in settings else GRPOTrainer
+    trls = _first_completions(reference, chain / "models/A", tmp_path / "trl", **settings)
     assert len(ours) == 8 and ours == trls
     if "temperature" in settings:
         assert len(set(ours)) > 1  # the samples differ; greedy, the tiny A answers them all alike

@@ -1,5 +1,5 @@
 """transformers generation: batched, left-padded, KV-cached, on CPU or GPU; each shared prompt position runs once
-(``prompt_cache.py``), in the dtype ``dtype`` picks."""
+(``prompt_cache.py``), sampled tokens drawn by ``token_draw.py``, in the dtype ``dtype`` picks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from r1pipe import distributed, prompt_cache
+from r1pipe import distributed, prompt_cache, token_draw
 from r1pipe.data.templates import chat_template_opens_think
 from r1pipe.engines.base import Completion, Sampling, format_prompts, generation_dtype
 from r1pipe.engines.journal import Journal, batch_sizes, call_key, run_batches
@@ -57,17 +57,14 @@ class HFEngine:
         sample = sampling.temperature > 0
         started = time.perf_counter()
         # Each prompt repeated for its n samples, as generate's num_return_sequences would; it runs once.
+        settings = dict(do_sample=sample, temperature=sampling.temperature if sample else None,
+                        top_p=sampling.top_p if sample else None, top_k=0 if sample else None,
+                        max_new_tokens=sampling.max_new_tokens, pad_token_id=self.tok.pad_token_id, eos_token_id=eos)
         out, prefill = prompt_cache.generate(
             self.model,
             enc["input_ids"].repeat_interleave(n, dim=0),
             enc["attention_mask"].repeat_interleave(n, dim=0),
-            do_sample=sample,
-            temperature=sampling.temperature if sample else None,
-            top_p=sampling.top_p if sample else None,
-            top_k=0 if sample else None,
-            max_new_tokens=sampling.max_new_tokens,
-            pad_token_id=self.tok.pad_token_id,
-            eos_token_id=eos,
+            **token_draw.generate_kwargs(self.model, settings),
         )
         rows, prompt_len = len(batch) * n, enc["input_ids"].shape[1]
         new = out[:, prompt_len:].tolist()

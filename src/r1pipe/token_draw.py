@@ -1,0 +1,87 @@
+"""Sampling's draw with one uniform number per row, where transformers' ``generate`` calls ``torch.multinomial``.
+
+On a CPU, ``torch.multinomial`` over a 49,152-token vocabulary is a fifth of a float32 decode step at GRPO's 32
+rows and over a third at eval's or reject-sample's 128 (``bench/generation.md``). The draw here reads the same
+distribution by its inverse CDF: the softmax of the processed logits, its running sum in float64, one uniform
+``u`` in (0, total] per row, and the first token whose running sum reaches ``u``. Token ``i`` is drawn with
+probability ``p_i`` (to float64 rounding of the running sum), a token of probability 0 never (its running sum
+equals its predecessor's, which reaches ``u`` first). So the completions come from the policy's distribution,
+as before; seed for seed they differ from ``multinomial``'s, whose random stream is its own.
+
+``generate_kwargs`` turns a sampling call into a greedy one whose processors end in the draw: transformers'
+own warpers (temperature, top-k, top-p, min-p, in the order ``generate`` applies them), then ``InverseCDFDraw``,
+whose output keeps only the drawn token for greedy's argmax. Settings it does not rebuild (beams, typical-p,
+epsilon or eta cutoffs, top-h, watermarking, renormalized logits) keep transformers' own path.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+from transformers.generation.logits_process import (
+    MinPLogitsWarper,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+# GenerationConfig fields whose warpers the draw's path does not rebuild; with any of them set, generate samples.
+KEPT_ON_TRANSFORMERS_PATH = ("top_h", "typical_p", "epsilon_cutoff", "eta_cutoff", "watermarking_config",
+                             "renormalize_logits")
+
+
+class InverseCDFDraw(LogitsProcessor):
+    """One token per row, drawn from ``softmax(scores)``; returns scores of 0 at that token and -inf elsewhere."""
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        cdf = scores.softmax(-1).cumsum(-1, dtype=torch.float64)
+        u = (1 - torch.rand((scores.shape[0], 1), dtype=torch.float64, device=scores.device)) * cdf[:, -1:]
+        token = torch.searchsorted(cdf, u)
+        return torch.full_like(scores, -math.inf).scatter_(1, token, 0.0)
+
+
+def _set(config, field: str) -> bool:
+    value = getattr(config, field, None)
+    if field in ("typical_p",):
+        return value is not None and value < 1.0
+    if field in ("epsilon_cutoff", "eta_cutoff"):
+        return value is not None and 0.0 < value < 1.0
+    return bool(value)
+
+
+def warpers(config) -> LogitsProcessorList:
+    """The sampling warpers ``generate`` would apply for ``config``, in its order, and the draw after them."""
+    chain = LogitsProcessorList()
+    if config.temperature is not None and config.temperature != 1.0:
+        chain.append(TemperatureLogitsWarper(config.temperature))
+    if config.top_k:
+        chain.append(TopKLogitsWarper(top_k=config.top_k))
+    if config.top_p is not None and config.top_p < 1.0:
+        chain.append(TopPLogitsWarper(top_p=config.top_p))
+    if config.min_p is not None:
+        chain.append(MinPLogitsWarper(min_p=config.min_p))
+    chain.append(InverseCDFDraw())
+    return chain
+
+
+def generate_kwargs(model, kwargs: dict) -> dict:
+    """``model.generate``'s keyword arguments with a sampling call's draw made by ``InverseCDFDraw``; a greedy
+    call, or one with a setting only transformers' path has (``KEPT_ON_TRANSFORMERS_PATH``), as given.
+
+    The settings are resolved as ``generate`` resolves them (the model's generation config under the call's)."""
+    loose = {k: v for k, v in kwargs.items() if k != "generation_config"}
+    config, rest = model._prepare_generation_config(kwargs.get("generation_config"), **loose)
+    if not config.do_sample or (config.num_beams or 1) > 1 or any(_set(config, f) for f in KEPT_ON_TRANSFORMERS_PATH):
+        return kwargs
+    off = {"do_sample": False, "temperature": None, "top_k": None, "top_p": None, "min_p": None}
+    greedy = dict(kwargs)
+    if kwargs.get("generation_config") is not None:  # the call's own config, so generate resolves it as before
+        greedy["generation_config"] = copy.deepcopy(kwargs["generation_config"])
+        greedy["generation_config"].update(**off)
+    else:
+        greedy.update(off)
+    greedy["logits_processor"] = LogitsProcessorList([*(rest.get("logits_processor") or []), *warpers(config)])
+    return greedy
