@@ -1,8 +1,13 @@
-"""Today's generation path against the one that runs each shared prompt position once, side by side, in one run.
+"""r1pipe's generation path against the one before a change, side by side, in one run.
 
-Three stages of the default, each run twice through r1pipe's own stage code: once with ``prompt_cache.generate``
-replaced by plain ``generate`` on the repeated, left-padded prompts (the path before prefix sharing), once as
-r1pipe runs now. Each run's work comes from its run log (``r1pipe.work``): positions, TFLOP, seconds, and the
+Three stages of the default, each run twice through r1pipe's own stage code: once on the path before the change
+``--before`` names, once as r1pipe runs now. The changes:
+
+- ``prefix`` (the default): ``prompt_cache.generate`` replaced by plain ``generate`` on the repeated,
+  left-padded prompts (the path before prefix sharing);
+- ``draw``: ``token_draw.generate_kwargs`` left out, so a sampled token is drawn by transformers' own
+  ``torch.multinomial`` (the path before ``token_draw.py``); greedy eval is the same on both.
+ Each run's work comes from its run log (``r1pipe.work``): positions, TFLOP, seconds, and the
 share of this machine's measured GEMM rate.
 
 - eval of the held-out problems (the default's eval section: greedy, 64 new tokens; today at batch 64, the
@@ -16,6 +21,8 @@ that column says "not measured".
 
     cd <a directory with the default's models/A and data/prompts>
     python bench/cpu_compute.py --model models/A --data data/prompts | tee bench/results/cpu_compute.txt
+    python bench/cpu_compute.py --before draw --only reject --only grpo --grpo-steps 5 \
+        | tee bench/results/cpu_compute_draw.txt
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from r1pipe import hardware, prompt_cache
+from r1pipe import hardware, prompt_cache, token_draw
 from r1pipe.config import load_params, section_class, validate
 from r1pipe.manifest import run_log_path
 
@@ -42,19 +49,21 @@ def section(name: str, **changes):
 
 
 @contextlib.contextmanager
-def todays_path():
-    """``prompt_cache.generate`` as plain ``generate``: every row's prompt runs in full."""
-    shared = prompt_cache.generate
+def path_before(change: str):
+    """The generation path before ``change``: "prefix", ``prompt_cache.generate`` as plain ``generate`` (every
+    row's prompt runs in full); "draw", ``token_draw.generate_kwargs`` as the identity (multinomial's draw)."""
+    module, name = (prompt_cache, "generate") if change == "prefix" else (token_draw, "generate_kwargs")
+    today = getattr(module, name)
 
     def plain(model, input_ids, attention_mask, generate_fn=None, **kwargs):
         out = (generate_fn or model.generate)(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         return out, input_ids.numel()
 
-    prompt_cache.generate = plain
+    setattr(module, name, plain if change == "prefix" else lambda model, kwargs: kwargs)
     try:
         yield
     finally:
-        prompt_cache.generate = shared
+        setattr(module, name, today)
 
 
 def work_of(out: Path) -> dict:
@@ -131,6 +140,8 @@ def main():
     parser.add_argument("--grpo-steps", type=int, default=3)
     parser.add_argument("--today-batch", type=int, default=64, help="eval's batch_size before this change.")
     parser.add_argument("--only", choices=["eval", "reject", "grpo"], action="append")
+    parser.add_argument("--before", choices=["prefix", "draw"], default="prefix",
+                        help="the change measured: prefix sharing, or token_draw's draw")
     args = parser.parse_args()
     from r1pipe.progress import console
 
@@ -138,12 +149,13 @@ def main():
     rates = hardware.gemm_rates()
     native = hardware.bf16_native(rates["bf16_flags"])
     print(hardware.describe(rates))
-    print(f"model {args.model}, {time.strftime('%Y-%m-%d')}; ratios are today / new (higher: new is faster)\n")
+    print(f"model {args.model}, {time.strftime('%Y-%m-%d')}; 'today' is the path before {args.before!r}; "
+          "ratios are today / new (higher: new is faster)\n")
     only = set(args.only or ["eval", "reject", "grpo"])
     root = Path(tempfile.mkdtemp(prefix="r1pipe-compute-"))
     try:
         if "eval" in only:
-            with todays_path():
+            with path_before(args.before):
                 today, m_today, p_today, c_today = run_eval(args.model, args.data, root / "eval-today",
                                                             args.problems, "float32", args.today_batch)
             new, m_new, p_new, c_new = run_eval(args.model, args.data, root / "eval-new", args.problems, "float32")
@@ -165,13 +177,13 @@ def main():
             else:
                 print("  eval bf16: not measured (no bf16 units on this CPU)")
         if "reject" in only:
-            with todays_path():
+            with path_before(args.before):
                 today, s_today = run_reject_sample(args.model, args.data, root / "rs-today")
             new, s_new = run_reject_sample(args.model, args.data, root / "rs-new")
             print(line("reject-sample", today, new))
             print(f"  kept today {s_today['kept']}, new {s_new['kept']}")
         if "grpo" in only:
-            with todays_path():
+            with path_before(args.before):
                 today = run_grpo(args.model, args.data, root / "grpo-today", args.grpo_steps, bf16=False)
             new = run_grpo(args.model, args.data, root / "grpo-new", args.grpo_steps, bf16=False)
             print(line(f"grpo {args.grpo_steps} steps", today, new))

@@ -123,6 +123,10 @@ def profile_dtype(model, tokenizer, dtype: str, rate: float, args) -> None:
                     times[draw].append(step_seconds(model, batch, args.steps, temperature, draw))
             for draw in draws:
                 print_profile(model, batch, args.steps, temperature, draw, dtype, rate, times[draw])
+            if len(draws) == 2:
+                ratios = sorted(a / b for a, b in zip(times["r1pipe"], times["transformers"]))
+                print(f"|  |  |  | r1pipe / transformers, call by call: median {statistics.median(ratios):.2f} "
+                      f"(range {ratios[0]:.2f}-{ratios[-1]:.2f}, {len(ratios)} pairs) |", flush=True)
 
 
 def step_seconds(model, batch: dict, steps: int, temperature: float, draw: str) -> float:

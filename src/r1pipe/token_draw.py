@@ -1,7 +1,8 @@
 """Sampling's draw with one uniform number per row, where transformers' ``generate`` calls ``torch.multinomial``.
 
-On a CPU, ``torch.multinomial`` over a 49,152-token vocabulary is a fifth of a float32 decode step at GRPO's 32
-rows and over a third at eval's or reject-sample's 128 (``bench/generation.md``). The draw here reads the same
+Timed alone on a 2-core CPU, temperature, softmax and ``torch.multinomial`` over a 49,152-token vocabulary take
+38 ms at GRPO's 32 rows (a float32 decode step is ~200 ms) and 150 ms at reject-sample's 128; with this draw,
+7 and 39 ms (``bench/generation.md``). The draw here reads the same
 distribution by its inverse CDF: the softmax of the processed logits, its running sum in float64, one uniform
 ``u`` in (0, total] per row, and the first token whose running sum reaches ``u``. Token ``i`` is drawn with
 probability ``p_i`` (to float64 rounding of the running sum), a token of probability 0 never (its running sum
