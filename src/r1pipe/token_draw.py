@@ -2,9 +2,9 @@
 
 Timed alone on a 2-core CPU, temperature, softmax and ``torch.multinomial`` over a 49,152-token vocabulary take
 38 ms at GRPO's 32 rows (a float32 decode step is ~200 ms) and 150 ms at reject-sample's 128; with this draw,
-7 and 39 ms (``bench/generation.md``). The draw here reads the same
-distribution by its inverse CDF: the softmax of the processed logits, its running sum in float64, one uniform
-``u`` in (0, total] per row, and the first token whose running sum reaches ``u``. Token ``i`` is drawn with
+7 and 39 ms (``bench/generation.md``). It reads the same distribution by its inverse CDF: the softmax of the
+processed logits, its running sum in float64, one uniform ``u`` in (0, total] per row, and the first token
+whose running sum reaches ``u``. Token ``i`` is drawn with
 probability ``p_i`` (to float64 rounding of the running sum), a token of probability 0 never (its running sum
 equals its predecessor's, which reaches ``u`` first). So the completions come from the policy's distribution,
 as before; seed for seed they differ from ``multinomial``'s, whose random stream is its own.
@@ -29,10 +29,6 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-# GenerationConfig fields whose warpers the draw's path does not rebuild; with any of them set, generate samples.
-KEPT_ON_TRANSFORMERS_PATH = ("top_h", "typical_p", "epsilon_cutoff", "eta_cutoff", "watermarking_config",
-                             "renormalize_logits")
-
 
 class InverseCDFDraw(LogitsProcessor):
     """One token per row, drawn from ``softmax(scores)``; returns scores of 0 at that token and -inf elsewhere."""
@@ -44,13 +40,12 @@ class InverseCDFDraw(LogitsProcessor):
         return torch.full_like(scores, -math.inf).scatter_(1, token, 0.0)
 
 
-def _set(config, field: str) -> bool:
-    value = getattr(config, field, None)
-    if field in ("typical_p",):
-        return value is not None and value < 1.0
-    if field in ("epsilon_cutoff", "eta_cutoff"):
-        return value is not None and 0.0 < value < 1.0
-    return bool(value)
+def only_transformers_draws(config) -> bool:
+    """Whether ``config`` asks for something the draw's path does not rebuild: beams, or a warper other than
+    temperature, top-k, top-p and min-p (each tested as ``generate`` tests it before applying it)."""
+    return ((config.num_beams or 1) > 1 or config.top_h is not None or (config.typical_p or 1.0) < 1.0
+            or 0.0 < (config.epsilon_cutoff or 0.0) < 1.0 or 0.0 < (config.eta_cutoff or 0.0) < 1.0
+            or config.watermarking_config is not None or config.renormalize_logits is True)
 
 
 def warpers(config) -> LogitsProcessorList:
@@ -70,12 +65,12 @@ def warpers(config) -> LogitsProcessorList:
 
 def generate_kwargs(model, kwargs: dict) -> dict:
     """``model.generate``'s keyword arguments with a sampling call's draw made by ``InverseCDFDraw``; a greedy
-    call, or one with a setting only transformers' path has (``KEPT_ON_TRANSFORMERS_PATH``), as given.
+    call, or one with a setting only transformers' path has (``only_transformers_draws``), as given.
 
     The settings are resolved as ``generate`` resolves them (the model's generation config under the call's)."""
     loose = {k: v for k, v in kwargs.items() if k != "generation_config"}
     config, rest = model._prepare_generation_config(kwargs.get("generation_config"), **loose)
-    if not config.do_sample or (config.num_beams or 1) > 1 or any(_set(config, f) for f in KEPT_ON_TRANSFORMERS_PATH):
+    if not config.do_sample or only_transformers_draws(config):
         return kwargs
     off = {"do_sample": False, "temperature": None, "top_k": None, "top_p": None, "min_p": None}
     greedy = dict(kwargs)
