@@ -39,6 +39,18 @@ def test_one_token_that_holds_all_the_probability_is_always_drawn():
     assert drawn[:500].eq(0).all() and drawn[500:].eq(49).all()
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_logits_that_are_not_finite_raise_what_multinomial_raises(bad):
+    """training.stage reports a policy whose logits overflow as diverged on these words (``timed_train``), from
+    either draw."""
+    scores = torch.zeros(3, 10)
+    scores[1, 4] = bad
+    with pytest.raises(RuntimeError, match="probability tensor contains"):
+        token_draw.InverseCDFDraw()(None, scores)
+    with pytest.raises(RuntimeError, match="probability tensor contains"):
+        torch.multinomial(scores.softmax(-1), 1)
+
+
 @pytest.fixture(scope="module")
 def model(tiny_model):
     return load_model(tiny_model).eval(), load_tokenizer(tiny_model)

@@ -35,6 +35,9 @@ class InverseCDFDraw(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         cdf = scores.softmax(-1).cumsum(-1, dtype=torch.float64)
+        if not bool(torch.isfinite(cdf[:, -1]).all()):  # a row of inf or nan logits: nothing to draw from
+            # torch.multinomial's own words, which training.stage turns into the divergence it is
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
         u = (1 - torch.rand((scores.shape[0], 1), dtype=torch.float64, device=scores.device)) * cdf[:, -1:]
         token = torch.searchsorted(cdf, u)
         return torch.full_like(scores, -math.inf).scatter_(1, token, 0.0)
