@@ -202,6 +202,8 @@ def sourced_phrases() -> dict[str, str]:
     for phrase, page, text in [
         ("the run of 2026-12-04, at 2e-5 and one seed, failed it (−9.8, SE 1.9", "bench/default_runs.md",
          "| `rl_all` seed 0, bf16 (the run's D) | 87.5%, 28.1%, 18.8% | 61.1 | −9.8 ± 1.9 vs C |"),
+        ("B − B_random is +21.0 (SE 13.3) over three seeds each", "bench/rl_experiments.md",
+         "**B − B_random +21.0 (SE 13.3)**"),
     ]:
         assert text in (REPO / page).read_text(), (phrase, page)
         phrases[phrase] = page
