@@ -16,13 +16,13 @@ Finished runs are kept (``models/``, ``data/``, ``metrics/``), so a rerun picks 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
+import random_control  # this directory's: run as a script, bench/ is on the path
 import yaml
-from dtype_seeds import r1pipe  # this directory's: run as a script, bench/ is on the path
+from dtype_seeds import r1pipe
 
 from r1pipe import hardware
 from r1pipe.report.claims import seeds_difference
@@ -56,11 +56,8 @@ def chain_to_sft() -> None:
 
 
 def evaluated(model: str) -> tuple[dict, dict]:
-    metrics = Path(f"metrics/{model.replace('/', '_')}.json")
-    if not metrics.is_file():
-        r1pipe("eval", "--model", model, "--data", "data/prompts", "--out", str(metrics))
-    bench = json.loads(metrics.read_text())["validation"]
-    return bench, json.loads(metrics.with_name(f"{metrics.stem}.problems.json").read_text())["validation"]
+    """The model's validation metrics and per-problem scores (random_control's eval, kept under metrics/)."""
+    return random_control.evaluated(Path(model), Path(f"metrics/{model.replace('/', '_')}.json"))
 
 
 def main() -> None:
